@@ -1,0 +1,131 @@
+//! Building blocks shared by more than one family.
+
+use burn::module::{Module, Param};
+use burn::nn::{Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::prelude::*;
+use burn::tensor::activation::gelu;
+use burn::tensor::module::conv2d;
+use burn::tensor::ops::ConvOptions;
+
+/// Two linear layers with a GELU between them (the transformer and Mixer MLP).
+#[derive(Module, Debug)]
+pub struct Mlp {
+    pub fc1: Linear,
+    pub fc2: Linear,
+}
+
+impl Mlp {
+    pub fn new(d_in: usize, d_hidden: usize, device: &Device) -> Self {
+        Self {
+            fc1: LinearConfig::new(d_in, d_hidden).init(device),
+            fc2: LinearConfig::new(d_hidden, d_in).init(device),
+        }
+    }
+
+    pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        self.fc2.forward(gelu(self.fc1.forward(x)))
+    }
+}
+
+/// LayerNorm with the epsilon of the ViT and Mixer reference code.
+pub fn layer_norm(d: usize, device: &Device) -> LayerNorm {
+    LayerNormConfig::new(d).with_epsilon(1e-6).init(device)
+}
+
+/// A square convolution with its weight as a plain, readable parameter (`<name>.weight`),
+/// optionally weight-standardised (BiT's StdConv) and optionally with a bias.
+#[derive(Module, Debug)]
+pub struct Conv {
+    pub weight: Param<Tensor<4>>,
+    pub bias: Option<Param<Tensor<1>>>,
+    pub stride: usize,
+    pub padding: usize,
+    pub standardize: bool,
+}
+
+impl Conv {
+    /// He-normal initialisation (fan-out), as torchvision and BiT initialise ResNets.
+    pub fn new(
+        c_in: usize,
+        c_out: usize,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+        device: &Device,
+    ) -> Self {
+        let fan_in = c_in * kernel * kernel;
+        let fan_out = c_out * kernel * kernel;
+        let weight = Initializer::KaimingNormal {
+            gain: 2f64.sqrt(),
+            fan_out_only: true,
+        }
+        .init_with(
+            [c_out, c_in, kernel, kernel],
+            Some(fan_in),
+            Some(fan_out),
+            device,
+        );
+        Self {
+            weight,
+            bias: None,
+            stride,
+            padding,
+            standardize: false,
+        }
+    }
+
+    /// A convolution whose kernel equals its stride (patch embedding), with a bias.
+    pub fn patchify(c_in: usize, c_out: usize, patch: usize, device: &Device) -> Self {
+        let fan_in = c_in * patch * patch;
+        let init = Initializer::KaimingUniform {
+            gain: 1.0 / 3f64.sqrt(),
+            fan_out_only: false,
+        };
+        Self {
+            weight: init.init_with([c_out, c_in, patch, patch], Some(fan_in), None, device),
+            bias: Some(init.init_with([c_out], Some(fan_in), None, device)),
+            stride: patch,
+            padding: 0,
+            standardize: false,
+        }
+    }
+
+    pub fn standardized(mut self, standardize: bool) -> Self {
+        self.standardize = standardize;
+        self
+    }
+
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let weight = match self.standardize {
+            true => standardize_weight(self.weight.val()),
+            false => self.weight.val(),
+        };
+        let options = ConvOptions::new(
+            [self.stride, self.stride],
+            [self.padding, self.padding],
+            [1, 1],
+            1,
+        );
+        conv2d(x, weight, self.bias.as_ref().map(Param::val), options)
+    }
+}
+
+/// Zero mean, unit variance per output filter (Qiao et al.; BiT's StdConv2d).
+fn standardize_weight(weight: Tensor<4>) -> Tensor<4> {
+    let [c_out, c_in, kh, kw] = weight.dims();
+    let flat = weight.reshape([c_out, c_in * kh * kw]);
+    let (var, mean) = flat.clone().var_mean_bias(1);
+    let standardized = (flat - mean).div(var.add_scalar(1e-8).sqrt());
+    standardized.reshape([c_out, c_in, kh, kw])
+}
+
+/// Mean over the token axis: `[batch, tokens, dim]` → `[batch, dim]`.
+pub fn mean_tokens(x: Tensor<3>) -> Tensor<2> {
+    x.mean_dim(1).squeeze_dim(1)
+}
+
+/// Mean over the spatial axes: `[batch, channels, h, w]` → `[batch, channels]`.
+pub fn mean_spatial(x: Tensor<4>) -> Tensor<2> {
+    let [b, c, h, w] = x.dims();
+    x.reshape([b, c, h * w]).mean_dim(2).reshape([b, c])
+}
