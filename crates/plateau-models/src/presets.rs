@@ -163,7 +163,7 @@ pub const PRESETS: &[Preset] = &[
     ),
     small(
         "resnet-cifar",
-        "CIFAR ResNet-20 layout (He et al.): 3 stages of 3 basic blocks, widths 16/32/64; width knob = base_width",
+        "CIFAR ResNet-20 layout (He et al.): 3 stages of 3 basic blocks, widths 16/32/64, 1×1 projection shortcuts; width knob = base_width",
         || {
             ModelConfig::Resnet(ResNetConfig {
                 base_width: 16,
