@@ -1,0 +1,133 @@
+//! Image folders: `root/<class>/<image>.png|jpg|jpeg`, classes sorted by name, every image
+//! converted to the asked channels (1 = grey, 3 = RGB) and resized to `size × size`.
+
+use std::path::{Path, PathBuf};
+
+use image::imageops::FilterType;
+
+use crate::dataset::ImageSet;
+use crate::error::{DataError, Result};
+
+const EXTENSIONS: [&str; 3] = ["png", "jpg", "jpeg"];
+
+pub fn read(root: &Path, channels: usize, size: usize) -> Result<ImageSet> {
+    if !matches!(channels, 1 | 3) {
+        return Err(DataError::invalid(
+            "channels",
+            format!("{channels}: image folders load 1 (grey) or 3 (RGB) channels"),
+        ));
+    }
+    let class_dirs = sorted_entries(root, |p| p.is_dir())?;
+    if class_dirs.is_empty() {
+        return Err(DataError::format(
+            root,
+            "no class folders: expected root/<class>/<image>.png|jpg",
+        ));
+    }
+    let mut pixels = Vec::new();
+    let mut labels = Vec::new();
+    let mut class_names = Vec::new();
+    for (label, dir) in class_dirs.iter().enumerate() {
+        let images = sorted_entries(dir, |p| {
+            p.extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+        })?;
+        if images.is_empty() {
+            return Err(DataError::format(
+                dir,
+                "empty class folder: no .png, .jpg or .jpeg images",
+            ));
+        }
+        for path in images {
+            let image = image::open(&path)
+                .map_err(|e| DataError::format(&path, format!("unreadable image: {e}")))?
+                .resize_exact(size as u32, size as u32, FilterType::Triangle);
+            match channels {
+                1 => pixels.extend_from_slice(image.to_luma8().as_raw()),
+                _ => pixels.extend(hwc_to_chw(image.to_rgb8().as_raw(), 3)),
+            }
+            labels.push(label as u16);
+        }
+        class_names.push(
+            dir.file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned(),
+        );
+    }
+    ImageSet::new(pixels, labels, (channels, size, size), class_names)
+}
+
+fn sorted_entries(dir: &Path, keep: impl Fn(&Path) -> bool) -> Result<Vec<PathBuf>> {
+    let entries = std::fs::read_dir(dir).map_err(|e| DataError::io(dir, e))?;
+    let mut paths = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(|e| DataError::io(dir, e))?.path();
+        if keep(&path) {
+            paths.push(path);
+        }
+    }
+    paths.sort();
+    Ok(paths)
+}
+
+/// Interleaved `[H, W, C]` pixels to planar `[C, H, W]`.
+pub fn hwc_to_chw(hwc: &[u8], channels: usize) -> Vec<u8> {
+    let plane = hwc.len() / channels;
+    let mut chw = vec![0; hwc.len()];
+    for (i, px) in hwc.chunks_exact(channels).enumerate() {
+        for (c, &v) in px.iter().enumerate() {
+            chw[c * plane + i] = v;
+        }
+    }
+    chw
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write_png(path: &Path, value: u8) {
+        image::RgbImage::from_pixel(4, 4, image::Rgb([value, 0, 255]))
+            .save(path)
+            .unwrap();
+    }
+
+    #[test]
+    fn reads_classes_in_name_order_and_resizes() {
+        let root = tempfile::tempdir().unwrap();
+        for (class, value) in [("cat", 10), ("ant", 200)] {
+            std::fs::create_dir(root.path().join(class)).unwrap();
+            write_png(&root.path().join(class).join("a.png"), value);
+        }
+        std::fs::write(root.path().join("ant").join("notes.txt"), "skip me").unwrap();
+        let set = read(root.path(), 3, 8).unwrap();
+        assert_eq!(set.class_names, vec!["ant", "cat"]);
+        assert_eq!(set.labels, vec![0, 1]);
+        assert_eq!((set.channels, set.height, set.width), (3, 8, 8));
+        // Planar layout: red plane first, then green, then blue.
+        assert_eq!(set.image(0)[0], 200);
+        assert_eq!(set.image(0)[64], 0);
+        assert_eq!(set.image(0)[128], 255);
+        assert_eq!(read(root.path(), 1, 8).unwrap().image_len(), 64);
+    }
+
+    #[test]
+    fn empty_class_and_bad_image_name_the_path() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir(root.path().join("empty")).unwrap();
+        let message = read(root.path(), 1, 8).unwrap_err().to_string();
+        assert!(
+            message.contains("empty") && message.contains("empty class folder"),
+            "{message}"
+        );
+
+        std::fs::write(root.path().join("empty").join("broken.png"), b"not a png").unwrap();
+        let message = read(root.path(), 1, 8).unwrap_err().to_string();
+        assert!(
+            message.contains("broken.png") && message.contains("unreadable"),
+            "{message}"
+        );
+    }
+}
