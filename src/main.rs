@@ -1,5 +1,6 @@
 //! The `plateau` command line: parses arguments and calls into the crates; nothing else.
 
+mod datasets;
 mod params;
 
 use std::process::ExitCode;
@@ -26,6 +27,8 @@ struct Cli {
 enum Command {
     /// Print parameter and FLOP counts of presets or custom widths, without building models.
     Params(params::ParamsArgs),
+    /// List, fetch and verify datasets.
+    Datasets(datasets::DatasetsArgs),
 }
 
 /// Accepts only backends compiled into this binary, naming the cargo feature otherwise.
@@ -39,6 +42,7 @@ fn main() -> ExitCode {
     let _ = cli.backend; // no subcommand needs a device yet; the flag is already checked.
     let result = match cli.command {
         Command::Params(args) => params::run(&args),
+        Command::Datasets(args) => datasets::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -2,12 +2,15 @@
 //! registry packages), their discovery, fetching and checksums, splits and few-shot sampling, and
 //! batches as burn tensors.
 
+pub mod batch;
 pub mod cache;
 pub mod dataset;
 pub mod error;
 pub mod fetch;
 pub mod formats;
 pub mod registry;
+pub mod split;
+pub mod transform;
 
 pub use cache::DataRoots;
 pub use dataset::ImageSet;
