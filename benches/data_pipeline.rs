@@ -16,7 +16,10 @@ fn batches(c: &mut Criterion) {
     let rgb32 = prepare(&grey, 3, 32).unwrap();
     let order = epoch_order(grey.len(), 0, 0);
     let indices = &order[..BATCH];
-    let augment = Augmentation { crop_padding: 4, horizontal_flip: true };
+    let augment = Augmentation {
+        crop_padding: 4,
+        horizontal_flip: true,
+    };
 
     let mut group = c.benchmark_group("batch_128");
     group.throughput(Throughput::Elements(BATCH as u64));
@@ -33,7 +36,9 @@ fn batches(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("prepare_2000");
     group.throughput(Throughput::Elements(grey.len() as u64));
-    group.bench_function("1x28x28_to_3x32x32", |b| b.iter(|| prepare(&grey, 3, 32).unwrap()));
+    group.bench_function("1x28x28_to_3x32x32", |b| {
+        b.iter(|| prepare(&grey, 3, 32).unwrap())
+    });
     group.finish();
 }
 

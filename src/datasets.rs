@@ -33,6 +33,15 @@ enum DatasetsCommand {
 }
 
 pub fn run(args: &DatasetsArgs) -> Result<ExitCode> {
+    let names = match &args.command {
+        DatasetsCommand::List => &[][..],
+        DatasetsCommand::Fetch { names, .. } | DatasetsCommand::Verify { names } => names,
+    };
+    // An unknown name is a usage error (exit 2), like an unknown preset.
+    if let Some(error) = names.iter().find_map(|name| plateau_data::spec(name).err()) {
+        eprintln!("error: {error}");
+        return Ok(ExitCode::from(2));
+    }
     let roots = DataRoots::from_env(None);
     match &args.command {
         DatasetsCommand::List => list(&roots),

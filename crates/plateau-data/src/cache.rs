@@ -112,10 +112,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     })
 }
 
-/// Makes a finished staging folder the dataset folder `target` in one rename.
-pub fn promote(staging: &Path, target: &Path) -> Result<()> {
+/// Makes a finished staging folder the dataset folder `target` in one rename. An existing
+/// `target` is replaced only when `keep_existing` says it is not a complete copy (another
+/// thread or process may have finished the same fetch first).
+pub fn promote(staging: &Path, target: &Path, keep_existing: impl Fn(&Path) -> bool) -> Result<()> {
     if target.exists() {
-        // Only an incomplete or corrupt copy is replaced: callers check a valid one first.
+        if keep_existing(target) {
+            return Ok(());
+        }
         std::fs::remove_dir_all(target).map_err(|e| DataError::io(target, e))?;
     }
     std::fs::rename(staging, target).map_err(|e| DataError::io(target, e))?;
@@ -136,7 +140,10 @@ pub struct Staging {
 impl Staging {
     pub fn new(target: &Path) -> Result<Self> {
         let name = target.file_name().unwrap_or_default().to_string_lossy();
-        let path = target.with_file_name(format!(".staging-{name}-{}", std::process::id()));
+        // Unique per process and per call: threads of one process may fetch at the same time.
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = target.with_file_name(format!(".staging-{name}-{}-{n}", std::process::id()));
         if path.exists() {
             std::fs::remove_dir_all(&path).map_err(|e| DataError::io(&path, e))?;
         }

@@ -252,7 +252,9 @@ pub fn fetch_into(
                 for scratch in [".unpacked", ".apt", ".npm", ".pip"] {
                     let _ = std::fs::remove_dir_all(staging.path.join(scratch));
                 }
-                return promote(&staging.path, target);
+                return promote(&staging.path, target, |dir| {
+                    verify(spec, dir).iter().all(|c| c.ok)
+                });
             }
             Err(why) => attempts.push(format!("{}: {why}", source.describe())),
         }
