@@ -2,6 +2,7 @@
 
 mod datasets;
 mod params;
+mod sweep;
 
 use std::process::ExitCode;
 
@@ -27,6 +28,10 @@ struct Cli {
 enum Command {
     /// Print parameter and FLOP counts of presets or custom widths, without building models.
     Params(params::ParamsArgs),
+    /// Train a grid of model sizes from one TOML file, resumably.
+    Sweep(sweep::SweepArgs),
+    /// Train one run of a sweep (what `sweep` runs in a child process).
+    Train(sweep::TrainArgs),
     /// List, fetch and verify datasets.
     Datasets(datasets::DatasetsArgs),
 }
@@ -39,10 +44,11 @@ fn parse_backend(name: &str) -> Result<Backend, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let _ = cli.backend; // no subcommand needs a device yet; the flag is already checked.
     let result = match cli.command {
         Command::Params(args) => params::run(&args),
         Command::Datasets(args) => datasets::run(&args),
+        Command::Sweep(args) => sweep::sweep(&args, cli.backend),
+        Command::Train(args) => sweep::train(&args, cli.backend),
     };
     match result {
         Ok(code) => code,

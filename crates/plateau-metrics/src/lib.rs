@@ -1,1 +1,9 @@
 //! plateau-metrics: few-shot linear probes, accuracy, the results store, saturation fits, Pareto frontiers, plots and the report (the metrics issue fills it).
+
+pub mod fewshot;
+pub mod results;
+
+pub use fewshot::{
+    FeatureMatrix, Formulation, ProbeConfig, ProbeError, RidgeProbe, choose_l2, few_shot_accuracy,
+    l2_cv_accuracies, mean_std,
+};

@@ -1,6 +1,16 @@
-//! plateau-train: the training loop, optimizers and schedules, checkpoints, and the sweep
-//! planner and runner. For now it holds device selection; the trainer issue fills the rest.
+//! plateau-train: the sweep config and planner, the training loop, checkpoints, and the sweep
+//! runner that wires plateau-data, plateau-models and plateau-metrics together.
 
 pub mod backend;
+pub mod checkpoint;
+pub mod config;
+pub mod data;
+pub mod plan;
+pub mod progress;
+pub mod run;
+pub mod runner;
+pub mod schedule;
 
 pub use backend::{Backend, BackendError};
+pub use config::SweepConfig;
+pub use runner::{SweepOptions, run_sweep, train_one};

@@ -1,0 +1,296 @@
+//! The results store of a sweep: `results.jsonl`, one JSON line per finished run, appended with a
+//! single write and fsync (a reader skips a torn last line), and `results.csv`, rewritten
+//! atomically from it for spreadsheets and pandas.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Ok,
+    /// The loss became NaN or infinite.
+    Diverged,
+    /// The run panicked, ran out of memory or was killed; `error` says how.
+    Failed,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UpstreamResult {
+    pub test_accuracy: f64,
+    pub val_accuracy: f64,
+    pub test_loss: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DownstreamResult {
+    pub task: String,
+    pub shots: usize,
+    /// `pre_logits`, or a stage/block name (`stage2`, `block05`).
+    pub layer: String,
+    /// Depth of the layer as a fraction of the model's (pre-logits: 1).
+    pub relative_depth: f64,
+    pub accuracy_mean: f64,
+    pub accuracy_std: f64,
+    pub seeds: usize,
+}
+
+/// One finished run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResultRow {
+    pub run_id: String,
+    pub family: String,
+    #[serde(default)]
+    pub preset: Option<String>,
+    /// The axes that vary in the sweep (`width`, `lr`, `seed`, …).
+    pub config: BTreeMap<String, serde_json::Value>,
+    /// The full model config.
+    pub model: serde_json::Value,
+    pub params: u64,
+    pub flops_per_image: u64,
+    /// Forward + backward FLOPs of the whole training (≈ 3 × forward × images seen).
+    pub train_flops: f64,
+    pub backend: String,
+    pub status: RunStatus,
+    #[serde(default)]
+    pub error: Option<String>,
+    pub upstream: Option<UpstreamResult>,
+    pub downstream: Vec<DownstreamResult>,
+    pub train_seconds: f64,
+    pub images_per_second: f64,
+    pub epochs: usize,
+    pub steps: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ResultsError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// `results.jsonl` and `results.csv` in a sweep folder.
+pub struct ResultsStore {
+    dir: PathBuf,
+}
+
+impl ResultsStore {
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    pub fn jsonl_path(&self) -> PathBuf {
+        self.dir.join("results.jsonl")
+    }
+
+    pub fn csv_path(&self) -> PathBuf {
+        self.dir.join("results.csv")
+    }
+
+    /// Every complete row; a torn or unparsable line (an interrupted append) is skipped.
+    pub fn read(&self) -> Result<Vec<ResultRow>, ResultsError> {
+        let path = self.jsonl_path();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => return Err(ResultsError::Io { path, source }),
+        };
+        Ok(text
+            .split_inclusive('\n')
+            .filter(|line| line.ends_with('\n'))
+            .filter_map(|line| serde_json::from_str(line.trim_end()).ok())
+            .collect())
+    }
+
+    /// The latest row of every run id.
+    pub fn latest(&self) -> Result<BTreeMap<String, ResultRow>, ResultsError> {
+        Ok(self
+            .read()?
+            .into_iter()
+            .map(|row| (row.run_id.clone(), row))
+            .collect())
+    }
+
+    /// Appends one row in a single write, then rewrites the CSV.
+    pub fn append(&self, row: &ResultRow) -> Result<(), ResultsError> {
+        let path = self.jsonl_path();
+        let io = |source| ResultsError::Io {
+            path: path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(&self.dir).map_err(io)?;
+        // A torn last line (killed mid-append) must not swallow the new one.
+        let needs_newline = std::fs::read(&path)
+            .map(|b| !b.is_empty() && !b.ends_with(b"\n"))
+            .unwrap_or(false);
+        let mut line = if needs_newline {
+            "\n".to_string()
+        } else {
+            String::new()
+        };
+        line.push_str(&serde_json::to_string(row).expect("rows serialise"));
+        line.push('\n');
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(io)?;
+        file.write_all(line.as_bytes()).map_err(io)?;
+        file.sync_all().map_err(io)?;
+        self.write_csv()
+    }
+
+    /// `results.csv`: one row per run (its latest result) and per downstream measurement.
+    pub fn write_csv(&self) -> Result<(), ResultsError> {
+        let rows = self.latest()?;
+        let axes: Vec<String> = rows
+            .values()
+            .flat_map(|r| r.config.keys().cloned())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let mut csv = String::from("run_id,family,preset,");
+        for axis in &axes {
+            csv.push_str(axis);
+            csv.push(',');
+        }
+        csv.push_str("params,flops_per_image,train_flops,backend,status,upstream_test_accuracy,upstream_val_accuracy,upstream_test_loss,task,shots,layer,relative_depth,accuracy_mean,accuracy_std,seeds,train_seconds,images_per_second\n");
+        for row in rows.values() {
+            let mut prefix = format!(
+                "{},{},{},",
+                row.run_id,
+                row.family,
+                row.preset.as_deref().unwrap_or("")
+            );
+            for axis in &axes {
+                prefix.push_str(
+                    &row.config
+                        .get(axis)
+                        .map(|v| v.to_string())
+                        .unwrap_or_default(),
+                );
+                prefix.push(',');
+            }
+            let up = row.upstream.as_ref();
+            prefix.push_str(&format!(
+                "{},{},{},{},{:?},{},{},{},",
+                row.params,
+                row.flops_per_image,
+                row.train_flops,
+                row.backend,
+                row.status,
+                up.map(|u| u.test_accuracy.to_string()).unwrap_or_default(),
+                up.map(|u| u.val_accuracy.to_string()).unwrap_or_default(),
+                up.map(|u| u.test_loss.to_string()).unwrap_or_default(),
+            ));
+            let suffix = format!("{},{}", row.train_seconds, row.images_per_second);
+            if row.downstream.is_empty() {
+                csv.push_str(&format!("{prefix},,,,,,,{suffix}\n"));
+            }
+            for d in &row.downstream {
+                csv.push_str(&format!(
+                    "{prefix}{},{},{},{},{},{},{},{suffix}\n",
+                    d.task,
+                    d.shots,
+                    d.layer,
+                    d.relative_depth,
+                    d.accuracy_mean,
+                    d.accuracy_std,
+                    d.seeds
+                ));
+            }
+        }
+        write_atomic(&self.csv_path(), csv.as_bytes())
+    }
+}
+
+/// Temp file in the same folder, fsync, rename.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ResultsError> {
+    let io = |source| ResultsError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    let mut file = std::fs::File::create(&tmp).map_err(io)?;
+    file.write_all(bytes).map_err(io)?;
+    file.sync_all().map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: &str, status: RunStatus) -> ResultRow {
+        ResultRow {
+            run_id: id.into(),
+            family: "vit".into(),
+            preset: Some("vit-tiny-p4".into()),
+            config: [("width".to_string(), serde_json::json!(64))].into(),
+            model: serde_json::json!({"family": "vit"}),
+            params: 1000,
+            flops_per_image: 2000,
+            train_flops: 6e9,
+            backend: "flex".into(),
+            status,
+            error: None,
+            upstream: Some(UpstreamResult {
+                test_accuracy: 0.8,
+                val_accuracy: 0.81,
+                test_loss: 0.5,
+            }),
+            downstream: vec![DownstreamResult {
+                task: "digits".into(),
+                shots: 5,
+                layer: "pre_logits".into(),
+                relative_depth: 1.0,
+                accuracy_mean: 0.7,
+                accuracy_std: 0.02,
+                seeds: 3,
+            }],
+            train_seconds: 1.5,
+            images_per_second: 100.0,
+            epochs: 1,
+            steps: 10,
+        }
+    }
+
+    #[test]
+    fn appends_reads_and_skips_a_torn_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ResultsStore::new(dir.path());
+        store.append(&row("a", RunStatus::Ok)).unwrap();
+        // Simulate a crash in the middle of an append.
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(store.jsonl_path())
+            .unwrap();
+        file.write_all(b"{\"run_id\": \"b\", \"fam").unwrap();
+        assert_eq!(store.read().unwrap().len(), 1);
+        store.append(&row("c", RunStatus::Diverged)).unwrap();
+        let rows = store.read().unwrap();
+        assert_eq!(
+            rows.iter().map(|r| r.run_id.as_str()).collect::<Vec<_>>(),
+            ["a", "c"]
+        );
+        assert_eq!(rows[1].status, RunStatus::Diverged);
+        let csv = std::fs::read_to_string(store.csv_path()).unwrap();
+        assert_eq!(csv.lines().count(), 3, "{csv}");
+        assert!(csv.lines().next().unwrap().contains(",width,"));
+    }
+
+    #[test]
+    fn latest_row_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ResultsStore::new(dir.path());
+        store.append(&row("a", RunStatus::Failed)).unwrap();
+        store.append(&row("a", RunStatus::Ok)).unwrap();
+        assert_eq!(store.latest().unwrap()["a"].status, RunStatus::Ok);
+    }
+}

@@ -1,0 +1,154 @@
+//! Checkpoints. Two kinds, for two readers:
+//! - the resume checkpoint (`checkpoint/`): the model in burnpack (which keeps parameter ids),
+//!   the optimizer state and the training position, swapped in whole after each epoch;
+//! - `model.safetensors`: the weights under readable names (`blocks.3.attn.qkv.weight`) for
+//!   anyone with a safetensors reader (numpy, PyTorch).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use burn::module::Module;
+use burn::optim::ModuleOptimizer;
+use burn::store::{BurnpackStore, ModuleSnapshot, SafetensorsStore};
+use burn::tensor::{Bytes, Device};
+use plateau_models::Model;
+use serde::{Deserialize, Serialize};
+
+/// Where training stands after a finished epoch.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct TrainState {
+    /// Epochs completed.
+    pub epoch: usize,
+    /// Optimizer steps taken.
+    pub step: usize,
+    /// Training images seen.
+    pub images_seen: u64,
+    /// Seconds spent training so far (across resumes).
+    pub train_seconds: f64,
+    /// Validation accuracy after the last epoch.
+    pub val_accuracy: f64,
+}
+
+const DIR: &str = "checkpoint";
+const STAGING: &str = ".checkpoint.new";
+const PREVIOUS: &str = ".checkpoint.old";
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut file = std::fs::File::create(path).with_context(|| path.display().to_string())?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    Ok(())
+}
+
+/// Writes bytes to `path` atomically (temp file in the same folder, fsync, rename).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    write_file(&tmp, bytes)?;
+    std::fs::rename(&tmp, path).with_context(|| path.display().to_string())
+}
+
+/// Saves the resume checkpoint of `run_dir`, replacing the previous one only once complete.
+pub fn save(
+    run_dir: &Path,
+    model: &Model,
+    optimizer: &ModuleOptimizer,
+    state: &TrainState,
+) -> Result<()> {
+    let staging = run_dir.join(STAGING);
+    let _ = std::fs::remove_dir_all(&staging);
+    std::fs::create_dir_all(&staging)?;
+    let mut store = BurnpackStore::from_bytes(None);
+    model
+        .save_into(&mut store)
+        .map_err(|e| anyhow::anyhow!("saving the model: {e:?}"))?;
+    let model_bytes = store
+        .get_bytes()
+        .map_err(|e| anyhow::anyhow!("encoding the model: {e:?}"))?;
+    write_file(&staging.join("model.bpk"), &model_bytes)?;
+    let optimizer_bytes = optimizer
+        .into_bytes()
+        .map_err(|e| anyhow::anyhow!("encoding the optimizer: {e:?}"))?;
+    write_file(&staging.join("optimizer.bin"), &optimizer_bytes)?;
+    write_file(
+        &staging.join("state.json"),
+        serde_json::to_string_pretty(state)?.as_bytes(),
+    )?;
+    let current = run_dir.join(DIR);
+    let previous = run_dir.join(PREVIOUS);
+    let _ = std::fs::remove_dir_all(&previous);
+    if current.exists() {
+        std::fs::rename(&current, &previous)?;
+    }
+    std::fs::rename(&staging, &current)?;
+    let _ = std::fs::remove_dir_all(&previous);
+    Ok(())
+}
+
+/// The newest complete resume checkpoint of `run_dir`, if any.
+fn latest_dir(run_dir: &Path) -> Option<PathBuf> {
+    // A crash between the two renames of `save` leaves only the previous checkpoint.
+    [DIR, PREVIOUS]
+        .into_iter()
+        .map(|d| run_dir.join(d))
+        .find(|d| {
+            d.join("state.json").is_file()
+                && d.join("model.bpk").is_file()
+                && d.join("optimizer.bin").is_file()
+        })
+}
+
+/// Restores model, optimizer and position from `run_dir`, or `None` when there is no checkpoint.
+pub fn load(
+    run_dir: &Path,
+    model: Model,
+    optimizer: ModuleOptimizer,
+    device: &Device,
+) -> Result<Option<(Model, ModuleOptimizer, TrainState)>> {
+    let Some(dir) = latest_dir(run_dir) else {
+        return Ok(None);
+    };
+    let state: TrainState = serde_json::from_slice(&std::fs::read(dir.join("state.json"))?)
+        .with_context(|| {
+            format!(
+                "{}: corrupt training state",
+                dir.join("state.json").display()
+            )
+        })?;
+    let mut model = model;
+    let bytes = std::fs::read(dir.join("model.bpk"))?;
+    let mut store = BurnpackStore::from_bytes(Some(Bytes::from_bytes_vec(bytes)));
+    model.load_from(&mut store).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: cannot load the model checkpoint: {e:?}",
+            dir.join("model.bpk").display()
+        )
+    })?;
+    let model = model.to_device(device);
+    let optimizer_bytes = Bytes::from_bytes_vec(std::fs::read(dir.join("optimizer.bin"))?);
+    let optimizer = optimizer.from_bytes(optimizer_bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: cannot load the optimizer state: {e:?}",
+            dir.join("optimizer.bin").display()
+        )
+    })?;
+    Ok(Some((model, optimizer, state)))
+}
+
+/// Writes `model.safetensors` with readable tensor names.
+pub fn export_safetensors(path: &Path, model: &Model) -> Result<()> {
+    let mut store = SafetensorsStore::from_bytes(None).skip_enum_variants(true);
+    model
+        .save_into(&mut store)
+        .map_err(|e| anyhow::anyhow!("saving safetensors: {e:?}"))?;
+    let bytes = store
+        .get_bytes()
+        .map_err(|e| anyhow::anyhow!("encoding safetensors: {e:?}"))?;
+    write_atomic(path, &bytes)
+}
+
+/// Removes the resume checkpoint once the run is finished (the safetensors export stays).
+pub fn remove(run_dir: &Path) {
+    let _ = std::fs::remove_dir_all(run_dir.join(DIR));
+    let _ = std::fs::remove_dir_all(run_dir.join(PREVIOUS));
+}

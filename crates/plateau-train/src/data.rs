@@ -1,0 +1,142 @@
+//! Wires plateau-data to a run: loads the upstream and downstream datasets, splits them with the
+//! sweep's data seed, and prepares images at the model's input size and channels.
+
+use plateau_data::split::{Amount, UpstreamSplits, class_subset, downstream, subsample, upstream};
+use plateau_data::transform::prepare;
+use plateau_data::{DataRoots, ImageSet, RawDataset};
+use plateau_models::InputSpec;
+
+use crate::config::{DownstreamConfig, UpstreamConfig};
+
+fn load_raw(
+    dataset: &str,
+    path: Option<&std::path::Path>,
+    progress: bool,
+) -> plateau_data::Result<RawDataset> {
+    let roots = DataRoots::from_env(path.map(|p| p.to_path_buf()));
+    plateau_data::load(dataset, &roots, progress)
+}
+
+fn with_classes(
+    raw: RawDataset,
+    classes: Option<&[usize]>,
+    field: &str,
+) -> plateau_data::Result<RawDataset> {
+    let Some(classes) = classes else {
+        return Ok(raw);
+    };
+    Ok(RawDataset {
+        train: class_subset(&raw.train, classes, field)?,
+        test: raw
+            .test
+            .map(|t| class_subset(&t, classes, field))
+            .transpose()?,
+    })
+}
+
+/// The upstream dataset, split once for the whole sweep.
+pub struct Upstream {
+    pub splits: UpstreamSplits,
+    pub input: InputSpec,
+}
+
+impl Upstream {
+    pub fn load(
+        config: &UpstreamConfig,
+        data_seed: u64,
+        progress: bool,
+    ) -> plateau_data::Result<Self> {
+        let raw = with_classes(
+            load_raw(&config.dataset, config.path.as_deref(), progress)?,
+            config.classes.as_deref(),
+            "upstream.classes",
+        )?;
+        let input = InputSpec::new(
+            config.channels.unwrap_or(raw.train.channels),
+            config.image_size.unwrap_or(raw.train.height),
+            raw.train.num_classes(),
+        );
+        let mut splits = upstream(
+            &raw,
+            Amount::Fraction(config.val_fraction),
+            Amount::Fraction(config.test_fraction),
+            data_seed,
+        )?;
+        if let Some(n) = config.test_examples {
+            splits.test = subsample(
+                &splits.test,
+                Amount::Count(n.min(splits.test.len())),
+                data_seed,
+                "upstream.test_examples",
+            )?;
+        }
+        if let Some(n) = config.val_examples {
+            splits.val = subsample(
+                &splits.val,
+                Amount::Count(n.min(splits.val.len())),
+                data_seed,
+                "upstream.val_examples",
+            )?;
+        }
+        let fit = |set: &ImageSet| prepare(set, input.channels, input.image_size);
+        let splits = UpstreamSplits {
+            train: fit(&splits.train)?,
+            val: fit(&splits.val)?,
+            test: fit(&splits.test)?,
+        };
+        Ok(Self { splits, input })
+    }
+
+    /// The training set of one run (a data-size axis may shrink it).
+    pub fn train_set(
+        &self,
+        train_examples: Option<usize>,
+        data_seed: u64,
+    ) -> plateau_data::Result<ImageSet> {
+        match train_examples {
+            None => Ok(self.splits.train.clone()),
+            Some(n) => subsample(
+                &self.splits.train,
+                Amount::Count(n),
+                data_seed,
+                "upstream.train_examples",
+            ),
+        }
+    }
+}
+
+/// A downstream task's few-shot pool and test split, prepared for the model's input.
+pub struct DownstreamTask {
+    pub config: DownstreamConfig,
+    pub pool: ImageSet,
+    pub test: ImageSet,
+}
+
+impl DownstreamTask {
+    pub fn load(
+        config: &DownstreamConfig,
+        input: InputSpec,
+        data_seed: u64,
+        progress: bool,
+    ) -> plateau_data::Result<Self> {
+        let raw = with_classes(
+            load_raw(&config.dataset, config.path.as_deref(), progress)?,
+            config.classes.as_deref(),
+            "downstream.classes",
+        )?;
+        let (pool, mut test) = downstream(&raw, Amount::Fraction(config.test_fraction), data_seed)?;
+        if let Some(n) = config.test_examples {
+            test = subsample(
+                &test,
+                Amount::Count(n.min(test.len())),
+                data_seed,
+                "downstream.test_examples",
+            )?;
+        }
+        Ok(Self {
+            config: config.clone(),
+            pool: prepare(&pool, input.channels, input.image_size)?,
+            test: prepare(&test, input.channels, input.image_size)?,
+        })
+    }
+}

@@ -1,0 +1,447 @@
+//! One training run: epochs of forward → loss → backward → step, validation and a resume
+//! checkpoint after every epoch, then upstream test accuracy and downstream few-shot probes.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use burn::grad_clipping::GradientClippingConfig;
+use burn::module::Module;
+use burn::module::ParamGroup;
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer, SgdConfig};
+use burn::prelude::*;
+use plateau_data::ImageSet;
+use plateau_data::batch::{batch_tensors, epoch_order, epoch_rng};
+use plateau_data::split::few_shot_indices;
+use plateau_metrics::fewshot::{FeatureMatrix, ProbeConfig, few_shot_accuracy, mean_std};
+use plateau_metrics::results::{DownstreamResult, RunStatus, UpstreamResult};
+use plateau_models::Model;
+use serde::{Deserialize, Serialize};
+
+use crate::Backend;
+use crate::checkpoint::{self, TrainState};
+use crate::config::{Layers, OptimizerKind, TrainConfig};
+use crate::data::{DownstreamTask, Upstream};
+use crate::plan::PlannedRun;
+use crate::progress::RunProgress;
+use crate::schedule::learning_rate;
+
+/// What a finished (or diverged) run reports; written to `summary.json`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub status: RunStatus,
+    pub error: Option<String>,
+    pub upstream: Option<UpstreamResult>,
+    pub downstream: Vec<DownstreamResult>,
+    pub train_seconds: f64,
+    pub images_per_second: f64,
+    pub images_seen: u64,
+    pub epochs: usize,
+    pub steps: usize,
+}
+
+/// Everything a run reads besides its spec.
+pub struct RunContext<'a> {
+    pub upstream: &'a Upstream,
+    pub downstream: &'a [DownstreamTask],
+    pub backend: Backend,
+    pub run_dir: PathBuf,
+    pub progress: bool,
+    /// Set by Ctrl-C: stop after the current epoch's checkpoint.
+    pub stop: &'a AtomicBool,
+}
+
+/// How often the loss is read back from the device (each read synchronises a GPU).
+const LOSS_EVERY: usize = 10;
+
+pub fn train(run: &PlannedRun, ctx: &RunContext) -> Result<RunSummary> {
+    let spec = &run.spec;
+    std::fs::create_dir_all(&ctx.run_dir)?;
+    checkpoint::write_atomic(
+        &ctx.run_dir.join("config.json"),
+        serde_json::to_string_pretty(&spec)?.as_bytes(),
+    )?;
+    let device = ctx.backend.device()?;
+    let train_device = device.clone().autodiff();
+    train_device.seed(spec.seed);
+
+    let train_set = ctx
+        .upstream
+        .train_set(spec.upstream.train_examples, spec.data_seed)?;
+    let batch_size = spec.train.batch_size.min(train_set.len());
+    let steps_per_epoch = train_set.len().div_ceil(batch_size);
+    let total_steps = match (spec.train.steps, spec.train.epochs) {
+        (Some(steps), _) => steps,
+        (None, Some(epochs)) => epochs * steps_per_epoch,
+        (None, None) => unreachable!("validated: epochs or steps"),
+    };
+    let epochs = total_steps.div_ceil(steps_per_epoch);
+
+    let model = spec.model.init(&spec.input, &train_device)?;
+    let optimizer = build_optimizer(&spec.train);
+    let (mut model, mut optimizer, mut state) = match checkpoint::load(
+        &ctx.run_dir,
+        model.clone(),
+        optimizer.clone(),
+        &train_device,
+    )? {
+        Some(resumed) => resumed,
+        None => (model, optimizer, TrainState::default()),
+    };
+    let loss_fn = CrossEntropyLossConfig::new()
+        .with_smoothing(
+            (spec.train.label_smoothing > 0.0).then_some(spec.train.label_smoothing as f32),
+        )
+        .init(&train_device);
+    let progress = RunProgress::new(ctx.progress, &run.label(), total_steps, state.step);
+    let mut metrics = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(ctx.run_dir.join("metrics.jsonl"))?;
+
+    for epoch in state.epoch..epochs {
+        let started = Instant::now();
+        let order = epoch_order(train_set.len(), spec.seed, epoch as u64);
+        let mut augment_rng = epoch_rng(spec.seed, epoch as u64, 1);
+        let mut loss_sum = 0.0;
+        let mut loss_reads = 0;
+        for batch in order.chunks(batch_size) {
+            if state.step >= total_steps {
+                break;
+            }
+            let lr = learning_rate(
+                spec.train.lr,
+                state.step,
+                total_steps,
+                spec.train.warmup_steps,
+                spec.train.schedule,
+            );
+            let (images, labels) = batch_tensors(
+                &train_set,
+                batch,
+                Some((&spec.train.augmentation, &mut augment_rng)),
+                &train_device,
+            );
+            let loss = loss_fn.forward(model.forward(images), labels);
+            if state.step % LOSS_EVERY == 0 || state.step + 1 == total_steps {
+                let value = loss.clone().into_scalar::<f32>() as f64;
+                if !value.is_finite() {
+                    return Ok(diverged(
+                        &ctx.run_dir,
+                        &state,
+                        format!("training loss became {value} at step {}", state.step),
+                    ));
+                }
+                loss_sum += value;
+                loss_reads += 1;
+                progress.loss(value);
+            }
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optimizer.step(lr, model, grads);
+            state.step += 1;
+            state.images_seen += batch.len() as u64;
+            progress.step(epoch + 1, epochs, batch.len());
+        }
+        state.train_seconds += started.elapsed().as_secs_f64();
+        state.epoch = epoch + 1;
+        let (val_accuracy, val_loss) = evaluate(
+            &model.valid(),
+            &ctx.upstream.splits.val,
+            spec.train.eval_batch_size,
+            &device,
+        );
+        if !val_loss.is_finite() {
+            return Ok(diverged(
+                &ctx.run_dir,
+                &state,
+                format!(
+                    "validation loss became {val_loss} after epoch {}",
+                    state.epoch
+                ),
+            ));
+        }
+        state.val_accuracy = val_accuracy;
+        let line = serde_json::json!({
+            "epoch": state.epoch, "step": state.step, "train_loss": loss_sum / loss_reads.max(1) as f64,
+            "val_accuracy": val_accuracy, "val_loss": val_loss,
+            "lr": learning_rate(spec.train.lr, state.step.saturating_sub(1), total_steps, spec.train.warmup_steps, spec.train.schedule),
+            "train_seconds": state.train_seconds,
+        });
+        writeln!(metrics, "{line}")?;
+        metrics.sync_all()?;
+        checkpoint::save(&ctx.run_dir, &model, &optimizer, &state)?;
+        progress.epoch_done(state.epoch, epochs, val_accuracy);
+        if ctx.stop.load(Ordering::SeqCst) && state.epoch < epochs {
+            anyhow::bail!(
+                "interrupted after epoch {} of {epochs}; rerun the sweep to resume",
+                state.epoch
+            );
+        }
+    }
+    progress.finish();
+
+    let eval_model = model.valid();
+    checkpoint::export_safetensors(&ctx.run_dir.join("model.safetensors"), &eval_model)?;
+    let (test_accuracy, test_loss) = evaluate(
+        &eval_model,
+        &ctx.upstream.splits.test,
+        spec.train.eval_batch_size,
+        &device,
+    );
+    let downstream = probe_all(&eval_model, run, ctx.downstream, &device)?;
+    let summary = RunSummary {
+        status: RunStatus::Ok,
+        error: None,
+        upstream: Some(UpstreamResult {
+            test_accuracy,
+            val_accuracy: state.val_accuracy,
+            test_loss,
+        }),
+        downstream,
+        train_seconds: state.train_seconds,
+        images_per_second: state.images_seen as f64 / state.train_seconds.max(1e-9),
+        images_seen: state.images_seen,
+        epochs: state.epoch,
+        steps: state.step,
+    };
+    write_summary(&ctx.run_dir, &summary)?;
+    checkpoint::remove(&ctx.run_dir);
+    Ok(summary)
+}
+
+fn diverged(run_dir: &Path, state: &TrainState, why: String) -> RunSummary {
+    let summary = RunSummary {
+        status: RunStatus::Diverged,
+        error: Some(why),
+        upstream: None,
+        downstream: Vec::new(),
+        train_seconds: state.train_seconds,
+        images_per_second: state.images_seen as f64 / state.train_seconds.max(1e-9),
+        images_seen: state.images_seen,
+        epochs: state.epoch,
+        steps: state.step,
+    };
+    let _ = write_summary(run_dir, &summary);
+    summary
+}
+
+pub fn write_summary(run_dir: &Path, summary: &RunSummary) -> Result<()> {
+    checkpoint::write_atomic(
+        &run_dir.join("summary.json"),
+        serde_json::to_string_pretty(summary)?.as_bytes(),
+    )
+}
+
+pub fn read_summary(run_dir: &Path) -> Result<RunSummary> {
+    let path = run_dir.join("summary.json");
+    serde_json::from_slice(&std::fs::read(&path).with_context(|| path.display().to_string())?)
+        .with_context(|| format!("{}: corrupt summary", path.display()))
+}
+
+fn build_optimizer(train: &TrainConfig) -> ModuleOptimizer {
+    let clip = train
+        .grad_clip
+        .map(|c| GradientClippingConfig::Norm(c as f32));
+    match train.optimizer {
+        OptimizerKind::Adamw => {
+            let adamw = |wd: f64| AdamWConfig::new().with_weight_decay(wd as f32);
+            let mut optimizer = adamw(train.weight_decay)
+                .with_grad_clipping(clip.clone())
+                .init();
+            if let Some(head_wd) = train.head_weight_decay {
+                // The head's parameters live under `head.`; the last matching group wins.
+                optimizer = optimizer.with_group(
+                    ParamGroup::from_predicate("head."),
+                    adamw(head_wd).build(),
+                    clip.map(|c| c.init()),
+                );
+            }
+            optimizer
+        }
+        OptimizerKind::Sgd => {
+            let sgd = |wd: f64| {
+                SgdConfig::new()
+                    .with_momentum(Some(
+                        MomentumConfig::new()
+                            .with_momentum(train.momentum)
+                            .with_dampening(0.0),
+                    ))
+                    .with_weight_decay((wd > 0.0).then(|| WeightDecayConfig::new(wd as f32)))
+            };
+            let mut optimizer = sgd(train.weight_decay)
+                .with_gradient_clipping(clip.clone())
+                .init();
+            if let Some(head_wd) = train.head_weight_decay {
+                optimizer = optimizer.with_group(
+                    ParamGroup::from_predicate("head."),
+                    sgd(head_wd).build(),
+                    clip.map(|c| c.init()),
+                );
+            }
+            optimizer
+        }
+    }
+}
+
+/// Accuracy and mean cross-entropy of `model` on `set`.
+fn evaluate(model: &Model, set: &ImageSet, batch_size: usize, device: &Device) -> (f64, f64) {
+    let loss_fn = CrossEntropyLossConfig::new().init(device);
+    let (mut correct, mut loss_sum) = (0usize, 0.0f64);
+    let indices: Vec<usize> = (0..set.len()).collect();
+    for batch in indices.chunks(batch_size) {
+        let (images, labels) = batch_tensors(set, batch, None, device);
+        let logits = model.forward(images);
+        loss_sum += loss_fn
+            .forward(logits.clone(), labels.clone())
+            .into_scalar::<f32>() as f64
+            * batch.len() as f64;
+        let predicted = logits.argmax(1).reshape([batch.len()]);
+        correct += predicted.equal(labels).int().sum().into_scalar::<i64>() as usize;
+    }
+    (
+        correct as f64 / set.len().max(1) as f64,
+        loss_sum / set.len().max(1) as f64,
+    )
+}
+
+/// Pooled features of `indices` of `set`: `[pre_logits, layer 0, layer 1, …]`, each row-major.
+fn extract(
+    model: &Model,
+    set: &ImageSet,
+    indices: &[usize],
+    keep_layers: bool,
+    device: &Device,
+) -> Vec<Vec<f32>> {
+    let mut out: Vec<Vec<f32>> = Vec::new();
+    for batch in indices.chunks(256) {
+        let (images, _) = batch_tensors(set, batch, None, device);
+        let features = model.features(images, keep_layers);
+        let all = std::iter::once(features.pre_logits).chain(features.layers);
+        for (i, tensor) in all.enumerate() {
+            let values: Vec<f32> = tensor.into_data().iter::<f32>().collect();
+            match out.get_mut(i) {
+                Some(column) => column.extend(values),
+                None => out.push(values),
+            }
+        }
+    }
+    out
+}
+
+/// Few-shot probes of every downstream task at every asked layer, shot count and seed.
+fn probe_all(
+    model: &Model,
+    run: &PlannedRun,
+    tasks: &[DownstreamTask],
+    device: &Device,
+) -> Result<Vec<DownstreamResult>> {
+    let spec = &run.spec;
+    let layer_names = spec.model.layer_names();
+    let mut results = Vec::new();
+    for task in tasks {
+        let config = &task.config;
+        let classes = task.pool.num_classes();
+        // (name, relative depth, index in the extracted features)
+        let mut layers = vec![("pre_logits".to_string(), 1.0, 0usize)];
+        let wanted: Vec<String> = match &config.layers {
+            Layers::Named(_) => layer_names.clone(),
+            Layers::List(list) => list
+                .iter()
+                .filter(|l| *l != "pre_logits")
+                .cloned()
+                .collect(),
+        };
+        let keep_pre_logits = matches!(&config.layers, Layers::Named(_))
+            || matches!(&config.layers, Layers::List(l) if l.iter().any(|n| n == "pre_logits"));
+        for name in &wanted {
+            let position = layer_names
+                .iter()
+                .position(|n| n == name)
+                .with_context(|| {
+                    format!(
+                        "downstream `{}`: unknown layer `{name}`; this model has pre_logits, {}",
+                        config.task_name(),
+                        layer_names.join(", ")
+                    )
+                })?;
+            layers.push((
+                name.clone(),
+                (position + 1) as f64 / layer_names.len() as f64,
+                position + 1,
+            ));
+        }
+        if !keep_pre_logits {
+            layers.remove(0);
+        }
+        // Shot sets are nested, so the largest one per seed covers every shot count.
+        let max_shots = *config.shots.iter().max().expect("validated: shots");
+        let seeds: Vec<u64> = (0..config.seeds)
+            .map(|s| spec.data_seed.wrapping_add(s))
+            .collect();
+        let mut needed: Vec<usize> = Vec::new();
+        for &seed in &seeds {
+            needed.extend(few_shot_indices(
+                &task.pool.labels,
+                classes,
+                max_shots,
+                seed,
+            )?);
+        }
+        needed.sort_unstable();
+        needed.dedup();
+        let row_of: std::collections::HashMap<usize, usize> = needed
+            .iter()
+            .enumerate()
+            .map(|(row, &i)| (i, row))
+            .collect();
+        let keep_layers = !wanted.is_empty();
+        let pool_features = extract(model, &task.pool, &needed, keep_layers, device);
+        let test_indices: Vec<usize> = (0..task.test.len()).collect();
+        let test_features = extract(model, &task.test, &test_indices, keep_layers, device);
+        let pool_labels: Vec<u16> = needed.iter().map(|&i| task.pool.labels[i]).collect();
+        let probe = ProbeConfig {
+            l2_reg: config.l2_reg,
+            ..ProbeConfig::default()
+        };
+        for (name, relative_depth, column) in &layers {
+            let dim = pool_features[*column].len() / needed.len();
+            let pool = FeatureMatrix::new(&pool_features[*column], dim)?;
+            let test = FeatureMatrix::new(&test_features[*column], dim)?;
+            for &shots in &config.shots {
+                let mut accuracies = Vec::new();
+                for &seed in &seeds {
+                    let rows: Vec<usize> =
+                        few_shot_indices(&task.pool.labels, classes, shots, seed)?
+                            .iter()
+                            .map(|i| row_of[i])
+                            .collect();
+                    accuracies.push(few_shot_accuracy(
+                        pool,
+                        &pool_labels,
+                        test,
+                        &task.test.labels,
+                        classes,
+                        &rows,
+                        &probe,
+                    )?);
+                }
+                let (mean, std) = mean_std(&accuracies);
+                results.push(DownstreamResult {
+                    task: config.task_name().to_string(),
+                    shots,
+                    layer: name.clone(),
+                    relative_depth: *relative_depth,
+                    accuracy_mean: mean,
+                    accuracy_std: std,
+                    seeds: seeds.len(),
+                });
+            }
+        }
+    }
+    Ok(results)
+}

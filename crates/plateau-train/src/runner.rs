@@ -1,0 +1,346 @@
+//! The sweep runner: plans the grid, skips what is done, trains the rest one run at a time (each
+//! in a child process when the caller provides one, so a panic or an out-of-memory kill costs only
+//! that run), and appends one result row per run.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::{Context, Result, bail};
+use plateau_metrics::results::{ResultRow, ResultsStore, RunStatus};
+
+use crate::Backend;
+use crate::config::SweepConfig;
+use crate::data::{DownstreamTask, Upstream};
+use crate::plan::{PlannedRun, expand};
+use crate::run::{RunContext, RunSummary, read_summary, train};
+
+/// How a sweep is run.
+pub struct SweepOptions {
+    pub backend: Backend,
+    /// Overrides the config's `out_dir`.
+    pub out_dir: Option<PathBuf>,
+    pub dry_run: bool,
+    pub rerun_failed: bool,
+    pub progress: bool,
+}
+
+/// Builds the command that trains one run (by id) in a child process; `None` trains in-process.
+pub type ChildCommand<'a> = Option<&'a dyn Fn(&str) -> Command>;
+
+/// `<out_dir>/<name>/`.
+pub fn sweep_dir(config: &SweepConfig, out_dir: Option<&Path>) -> PathBuf {
+    out_dir.unwrap_or(&config.out_dir).join(&config.name)
+}
+
+/// Loads the upstream data and expands the grid.
+pub fn plan(config: &SweepConfig, progress: bool) -> Result<(Upstream, Vec<PlannedRun>)> {
+    let upstream = Upstream::load(&config.upstream, config.seed, progress)?;
+    let runs = expand(config, upstream.input)?;
+    Ok((upstream, runs))
+}
+
+/// Loads every downstream task at the model input of the sweep.
+pub fn load_downstream(
+    config: &SweepConfig,
+    upstream: &Upstream,
+    progress: bool,
+) -> Result<Vec<DownstreamTask>> {
+    config
+        .downstream
+        .iter()
+        .map(|task| {
+            DownstreamTask::load(task, upstream.input, config.seed, progress).map_err(Into::into)
+        })
+        .collect()
+}
+
+/// Runs the sweep; returns the result rows of this invocation.
+pub fn run_sweep(
+    config: &SweepConfig,
+    options: &SweepOptions,
+    child: ChildCommand,
+    stop: &AtomicBool,
+) -> Result<Vec<ResultRow>> {
+    let dir = sweep_dir(config, options.out_dir.as_deref());
+    let (upstream, runs) = plan(config, options.progress)?;
+    if options.dry_run {
+        print_plan(config, &upstream, &runs)?;
+        return Ok(Vec::new());
+    }
+    claim_dir(&dir, config)?;
+    // Fetch downstream data now, so no run waits on a download (children then find it on disk).
+    let downstream = load_downstream(config, &upstream, options.progress)?;
+    let store = ResultsStore::new(&dir);
+    let done = store.latest()?;
+    let todo: Vec<&PlannedRun> = runs
+        .iter()
+        .filter(|run| match done.get(&run.id).map(|row| row.status) {
+            Some(RunStatus::Ok | RunStatus::Diverged) => false,
+            Some(RunStatus::Failed) => options.rerun_failed,
+            None => true,
+        })
+        .collect();
+    eprintln!(
+        "sweep {}: {} runs, {} done, {} to train → {}",
+        config.name,
+        runs.len(),
+        runs.len() - todo.len(),
+        todo.len(),
+        dir.display()
+    );
+    let started = std::time::Instant::now();
+    let mut rows = Vec::new();
+    for (i, run) in todo.iter().enumerate() {
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let eta = match i {
+            0 => String::new(),
+            _ => format!(
+                ", eta {:.0} s",
+                started.elapsed().as_secs_f64() / i as f64 * (todo.len() - i) as f64
+            ),
+        };
+        eprintln!("[{}/{}{eta}] {} {}", i + 1, todo.len(), run.id, run.label());
+        let run_dir = dir.join(&run.id);
+        let summary = match child {
+            Some(command) => train_in_child(command(&run.id), &run_dir),
+            None => train_in_process(run, &upstream, &downstream, options, &run_dir, stop),
+        };
+        if stop.load(Ordering::SeqCst) && summary.status == RunStatus::Failed {
+            eprintln!(
+                "interrupted: {} keeps its last epoch checkpoint; rerun the sweep to resume",
+                run.id
+            );
+            break;
+        }
+        let row = result_row(run, &summary, options.backend)?;
+        store.append(&row)?;
+        eprintln!("    {}", describe(&row));
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+fn train_in_process(
+    run: &PlannedRun,
+    upstream: &Upstream,
+    downstream: &[DownstreamTask],
+    options: &SweepOptions,
+    run_dir: &Path,
+    stop: &AtomicBool,
+) -> RunSummary {
+    let ctx = RunContext {
+        upstream,
+        downstream,
+        backend: options.backend,
+        run_dir: run_dir.to_path_buf(),
+        progress: options.progress,
+        stop,
+    };
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| train(run, &ctx))) {
+        Ok(Ok(summary)) => summary,
+        Ok(Err(error)) => failed(format!("{error:#}")),
+        Err(panic) => failed(panic_message(&panic)),
+    }
+}
+
+fn train_in_child(mut command: Command, run_dir: &Path) -> RunSummary {
+    // Results of an earlier, interrupted attempt must not pass for this one.
+    let _ = std::fs::remove_file(run_dir.join("summary.json"));
+    let _ = std::fs::remove_file(run_dir.join(ERROR_LOG));
+    // The child shares our terminal, so its progress bar shows; it leaves its error in a file.
+    let status = match command.status() {
+        Ok(status) => status,
+        Err(error) => return failed(format!("could not start the run's process: {error}")),
+    };
+    match (status.success(), read_summary(run_dir)) {
+        (true, Ok(summary)) => summary,
+        (_, Ok(summary)) if summary.status == RunStatus::Diverged => summary,
+        _ => {
+            let why = std::fs::read_to_string(run_dir.join(ERROR_LOG)).unwrap_or_default();
+            let how = match status.code() {
+                Some(code) => format!("exit code {code}"),
+                None => "a signal (killed, e.g. out of memory)".to_string(),
+            };
+            failed(format!("run process ended with {how}: {}", why.trim()))
+        }
+    }
+}
+
+/// Where a run process writes why it failed, for the sweep to record.
+pub const ERROR_LOG: &str = "error.log";
+
+/// Records a run's failure in its folder (the `train` command calls this on error or panic).
+pub fn record_failure(run_dir: &Path, message: &str) {
+    let _ = std::fs::create_dir_all(run_dir);
+    let _ = std::fs::write(run_dir.join(ERROR_LOG), message);
+}
+
+fn failed(error: String) -> RunSummary {
+    RunSummary {
+        status: RunStatus::Failed,
+        error: Some(error),
+        upstream: None,
+        downstream: Vec::new(),
+        train_seconds: 0.0,
+        images_per_second: 0.0,
+        images_seen: 0,
+        epochs: 0,
+        steps: 0,
+    }
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    let text = panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "unknown panic".into());
+    format!("panicked: {text}")
+}
+
+fn result_row(run: &PlannedRun, summary: &RunSummary, backend: Backend) -> Result<ResultRow> {
+    let cost = run.spec.model.cost(&run.spec.input)?;
+    Ok(ResultRow {
+        run_id: run.id.clone(),
+        family: run.spec.model.family().to_string(),
+        preset: run.spec.preset.clone(),
+        config: run.axes.clone(),
+        model: serde_json::to_value(&run.spec.model)?,
+        params: cost.params,
+        flops_per_image: cost.flops,
+        train_flops: 3.0 * cost.flops as f64 * summary.images_seen as f64,
+        backend: backend.name().to_string(),
+        status: summary.status,
+        error: summary.error.clone(),
+        upstream: summary.upstream.clone(),
+        downstream: summary.downstream.clone(),
+        train_seconds: summary.train_seconds,
+        images_per_second: summary.images_per_second,
+        epochs: summary.epochs,
+        steps: summary.steps,
+    })
+}
+
+fn describe(row: &ResultRow) -> String {
+    match (&row.status, &row.upstream) {
+        (RunStatus::Ok, Some(up)) => {
+            let best = row
+                .downstream
+                .iter()
+                .filter(|d| d.layer == "pre_logits")
+                .map(|d| format!("{} {}-shot {:.3}", d.task, d.shots, d.accuracy_mean))
+                .collect::<Vec<_>>();
+            format!(
+                "ok: test accuracy {:.4}, {:.0} s, {:.0} img/s{}",
+                up.test_accuracy,
+                row.train_seconds,
+                row.images_per_second,
+                if best.is_empty() {
+                    String::new()
+                } else {
+                    format!("; {}", best.join(", "))
+                }
+            )
+        }
+        (status, _) => format!("{status:?}: {}", row.error.as_deref().unwrap_or("")),
+    }
+}
+
+/// Records which sweep owns `dir`, refusing a folder that holds another sweep's results.
+fn claim_dir(dir: &Path, config: &SweepConfig) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
+    let marker = dir.join("sweep.json");
+    if let Ok(text) = std::fs::read_to_string(&marker) {
+        let owner: serde_json::Value = serde_json::from_str(&text)
+            .with_context(|| format!("{}: corrupt", marker.display()))?;
+        if owner["name"] != serde_json::Value::String(config.name.clone()) {
+            bail!(
+                "{} holds the results of sweep {}, not {:?}; choose another --out or sweep name",
+                dir.display(),
+                owner["name"],
+                config.name
+            );
+        }
+    }
+    crate::checkpoint::write_atomic(&marker, serde_json::to_string_pretty(config)?.as_bytes())
+}
+
+fn print_plan(config: &SweepConfig, upstream: &Upstream, runs: &[PlannedRun]) -> Result<()> {
+    println!(
+        "{:<12}  {:<40}  {:>12}  {:>10}  {:>14}",
+        "run", "model", "params", "GFLOPs/img", "train PFLOPs"
+    );
+    let mut total = 0.0;
+    for run in runs {
+        let cost = run.spec.model.cost(&run.spec.input)?;
+        let examples = run
+            .spec
+            .upstream
+            .train_examples
+            .unwrap_or(upstream.splits.train.len()) as f64;
+        let images = match (run.spec.train.steps, run.spec.train.epochs) {
+            (Some(steps), _) => (steps * run.spec.train.batch_size) as f64,
+            (None, Some(epochs)) => epochs as f64 * examples,
+            _ => 0.0,
+        };
+        let train_flops = 3.0 * cost.flops as f64 * images;
+        total += train_flops;
+        println!(
+            "{:<12}  {:<40}  {:>12}  {:>10.4}  {:>14.6}",
+            run.id,
+            run.label(),
+            cost.params,
+            cost.flops as f64 / 1e9,
+            train_flops / 1e15
+        );
+    }
+    println!(
+        "{} runs of sweep {}; estimated training compute {:.4} PFLOPs",
+        runs.len(),
+        config.name,
+        total / 1e15
+    );
+    Ok(())
+}
+
+/// Trains the run `run_id` of the sweep in this process (what a child process does).
+pub fn train_one(
+    config: &SweepConfig,
+    run_id: &str,
+    options: &SweepOptions,
+    stop: &AtomicBool,
+) -> Result<RunSummary> {
+    let (upstream, runs) = plan(config, false)?;
+    let run = runs.iter().find(|r| r.id == run_id).with_context(|| {
+        format!(
+            "no run {run_id} in sweep {}; `plateau sweep CONFIG --dry-run` lists the run ids",
+            config.name
+        )
+    })?;
+    let downstream = load_downstream(config, &upstream, false)?;
+    let run_dir = sweep_dir(config, options.out_dir.as_deref()).join(run_id);
+    let ctx = RunContext {
+        upstream: &upstream,
+        downstream: &downstream,
+        backend: options.backend,
+        run_dir: run_dir.clone(),
+        progress: options.progress,
+        stop,
+    };
+    // A panic (shapes, out-of-memory on a GPU allocator) is recorded like an error.
+    let hook_dir = run_dir.clone();
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        record_failure(&hook_dir, &format!("panicked: {info}"));
+        default_hook(info);
+    }));
+    let summary =
+        train(run, &ctx).inspect_err(|error| record_failure(&run_dir, &format!("{error:#}")))?;
+    if summary.status == RunStatus::Diverged {
+        bail!("diverged: {}", summary.error.as_deref().unwrap_or(""));
+    }
+    Ok(summary)
+}

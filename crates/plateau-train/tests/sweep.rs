@@ -1,0 +1,224 @@
+//! Sweeps end to end on the synthetic dataset, in process: results, skipping finished runs,
+//! resuming an interrupted one, and recording diverged and failed runs.
+
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+
+use plateau_metrics::results::{ResultsStore, RunStatus};
+use plateau_train::plan::expand;
+use plateau_train::runner::{SweepOptions, plan, run_sweep};
+use plateau_train::{Backend, SweepConfig};
+
+fn config(out: &Path, extra: &str) -> SweepConfig {
+    let text = format!(
+        r#"
+name = "test"
+out_dir = "{}"
+[upstream]
+dataset = "synthetic"
+image_size = 16
+train_examples = 200
+val_examples = 100
+test_examples = 200
+[train]
+optimizer = "adamw"
+lr = 3e-3
+batch_size = 50
+epochs = 2
+[[downstream]]
+dataset = "synthetic"
+name = "synthetic-probe"
+classes = [0, 1, 2, 3, 4]
+shots = [1, 5]
+seeds = 2
+layers = "all"
+test_examples = 100
+[[grid]]
+preset = "mixer-tiny-p4"
+width = [8, 16]
+depth = [1]
+{extra}
+"#,
+        out.display()
+    );
+    SweepConfig::parse(Path::new("test.toml"), &text, &[]).unwrap()
+}
+
+fn options() -> SweepOptions {
+    SweepOptions {
+        backend: Backend::Flex,
+        out_dir: None,
+        dry_run: false,
+        rerun_failed: false,
+        progress: false,
+    }
+}
+
+#[test]
+fn a_sweep_records_every_run_and_a_rerun_trains_nothing() {
+    let out = tempfile::tempdir().unwrap();
+    let config = config(out.path(), "");
+    let stop = AtomicBool::new(false);
+    let rows = run_sweep(&config, &options(), None, &stop).unwrap();
+    assert_eq!(rows.len(), 2);
+    for row in &rows {
+        assert_eq!(row.status, RunStatus::Ok, "{:?}", row.error);
+        let up = row.upstream.as_ref().unwrap();
+        assert!(
+            up.test_accuracy > 0.2,
+            "above chance (0.1): {}",
+            up.test_accuracy
+        );
+        // pre_logits + 1 block, × 2 shot counts.
+        assert_eq!(row.downstream.len(), 4);
+        assert!(
+            row.downstream
+                .iter()
+                .all(|d| d.seeds == 2 && (0.0..=1.0).contains(&d.accuracy_mean))
+        );
+        let run_dir = out.path().join("test").join(&row.run_id);
+        for file in [
+            "config.json",
+            "metrics.jsonl",
+            "summary.json",
+            "model.safetensors",
+        ] {
+            assert!(run_dir.join(file).is_file(), "{file} missing");
+        }
+        assert_eq!(
+            std::fs::read_to_string(run_dir.join("metrics.jsonl"))
+                .unwrap()
+                .lines()
+                .count(),
+            2
+        );
+        assert!(row.params > 0 && row.train_flops > 0.0);
+    }
+    let store = ResultsStore::new(out.path().join("test"));
+    assert_eq!(store.read().unwrap().len(), 2);
+    assert!(store.csv_path().is_file());
+
+    let again = run_sweep(&config, &options(), None, &stop).unwrap();
+    assert!(again.is_empty(), "finished runs are skipped");
+    assert_eq!(store.read().unwrap().len(), 2);
+}
+
+#[test]
+fn an_interrupted_run_resumes_from_its_checkpoint() {
+    let out = tempfile::tempdir().unwrap();
+    let config = config(out.path(), "");
+    let stop = AtomicBool::new(true); // as if Ctrl-C came during the first epoch
+    let rows = run_sweep(&config, &options(), None, &stop).unwrap();
+    assert!(rows.is_empty(), "an interrupted run is not recorded");
+    let (_, runs) = plan(&config, false).unwrap();
+    let run_dir = out.path().join("test").join(&runs[0].id);
+    assert!(run_dir.join("checkpoint").join("state.json").is_file());
+    assert_eq!(
+        std::fs::read_to_string(run_dir.join("metrics.jsonl"))
+            .unwrap()
+            .lines()
+            .count(),
+        1
+    );
+
+    let rows = run_sweep(&config, &options(), None, &AtomicBool::new(false)).unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|r| r.status == RunStatus::Ok));
+    assert_eq!(rows[0].epochs, 2);
+    // Epoch 1 from the first attempt, epoch 2 from the resumed one.
+    let epochs: Vec<u64> = std::fs::read_to_string(run_dir.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["epoch"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(epochs, vec![1, 2]);
+    assert!(
+        !run_dir.join("checkpoint").exists(),
+        "the resume checkpoint is removed once finished"
+    );
+}
+
+#[test]
+fn diverged_and_failed_runs_are_recorded_and_the_sweep_goes_on() {
+    let out = tempfile::tempdir().unwrap();
+    // lr 1e12 makes the loss NaN; an unknown probe layer makes the second entry fail.
+    let extra = r#"
+[[grid]]
+preset = "vit-tiny-p4"
+width = [8]
+depth = [1]
+lr = [1e12]
+"#;
+    let mut config = config(out.path(), extra);
+    config.grid[0].width = Some(vec![8]);
+    let rows = run_sweep(&config, &options(), None, &AtomicBool::new(false)).unwrap();
+    let statuses: Vec<RunStatus> = rows.iter().map(|r| r.status).collect();
+    assert_eq!(
+        statuses,
+        vec![RunStatus::Ok, RunStatus::Diverged],
+        "{:?}",
+        rows.iter().map(|r| &r.error).collect::<Vec<_>>()
+    );
+    assert!(rows[1].error.as_deref().unwrap().contains("loss became"));
+
+    let mut failing = config.clone();
+    failing.name = "failing".into();
+    failing.downstream[0].layers = plateau_train::config::Layers::List(vec!["block99".into()]);
+    let rows = run_sweep(&failing, &options(), None, &AtomicBool::new(false)).unwrap();
+    assert_eq!(rows[0].status, RunStatus::Failed);
+    assert!(
+        rows[0].error.as_deref().unwrap().contains("block99"),
+        "{:?}",
+        rows[0].error
+    );
+    assert_eq!(rows.len(), 2, "the sweep went on after a failure");
+
+    // Failed runs are retried only when asked.
+    let again = run_sweep(&failing, &options(), None, &AtomicBool::new(false)).unwrap();
+    assert!(again.is_empty());
+    let retry = SweepOptions {
+        rerun_failed: true,
+        ..options()
+    };
+    assert_eq!(
+        run_sweep(&failing, &retry, None, &AtomicBool::new(false))
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn grid_expansion_and_run_ids() {
+    let out = tempfile::tempdir().unwrap();
+    let mut config = config(out.path(), "");
+    config.grid[0].lr = Some(vec![1e-3, 3e-3]);
+    config.grid[0].seed = Some(vec![0, 1, 2]);
+    let input = plateau_models::InputSpec::new(1, 16, 10);
+    let runs = expand(&config, input).unwrap();
+    assert_eq!(runs.len(), 2 * 2 * 3, "width × lr × seed");
+    let ids: std::collections::HashSet<&str> = runs.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids.len(), runs.len(), "every run has its own id");
+    let again = expand(&config, input).unwrap();
+    assert_eq!(
+        runs.iter().map(|r| &r.id).collect::<Vec<_>>(),
+        again.iter().map(|r| &r.id).collect::<Vec<_>>()
+    );
+    assert_eq!(runs[0].axes["width"], serde_json::json!(8));
+    // Renaming the sweep does not change what a run is.
+    config.name = "renamed".into();
+    assert_eq!(expand(&config, input).unwrap()[0].id, runs[0].id);
+    // A shape that cannot work is refused before any training, naming the grid entry.
+    config.grid[0].width = Some(vec![6]);
+    let mut vit = config.clone();
+    vit.grid[0].preset = Some("vit-tiny-p4".into());
+    let error = expand(&vit, input).unwrap_err().to_string();
+    assert!(
+        error.contains("grid[0]") && error.contains("vit.heads"),
+        "{error}"
+    );
+}

@@ -1,0 +1,127 @@
+//! `plateau sweep CONFIG` and `plateau train CONFIG --run ID`.
+
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::Result;
+use clap::Args;
+use plateau_metrics::results::RunStatus;
+use plateau_train::{Backend, SweepConfig, SweepOptions, run_sweep, train_one};
+
+#[derive(Args)]
+pub struct SweepArgs {
+    /// The sweep's TOML file (see configs/README.md).
+    config: PathBuf,
+    /// Output folder (default: the config's `out_dir`); results go to <out>/<name>/.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Print every run with its parameters and FLOPs, and the total compute; train nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Train again the runs recorded as failed.
+    #[arg(long)]
+    rerun_failed: bool,
+    /// Override a config field: --set train.epochs=3 --set grid.0.width=[8,16]
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    overrides: Vec<String>,
+    /// Train every run inside this process instead of one child process per run.
+    #[arg(long)]
+    in_process: bool,
+}
+
+#[derive(Args)]
+pub struct TrainArgs {
+    config: PathBuf,
+    /// The run id (from `plateau sweep CONFIG --dry-run`).
+    #[arg(long)]
+    run: String,
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    overrides: Vec<String>,
+}
+
+/// Ctrl-C asks the current run to stop after its next checkpoint.
+fn stop_flag() -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let _ = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(130); // a second Ctrl-C stops at once
+        }
+        eprintln!("\nstopping after the current epoch's checkpoint (Ctrl-C again to quit now)");
+    });
+    stop
+}
+
+pub fn sweep(args: &SweepArgs, backend: Backend) -> Result<ExitCode> {
+    let config = SweepConfig::load(&args.config, &args.overrides)?;
+    let options = SweepOptions {
+        backend,
+        out_dir: args.out.clone(),
+        dry_run: args.dry_run,
+        rerun_failed: args.rerun_failed,
+        progress: true,
+    };
+    let stop = stop_flag();
+    // Each run in a child process of this same binary: a panic or an out-of-memory kill then
+    // costs only that run.
+    let exe = std::env::current_exe()?;
+    let child = |run_id: &str| {
+        let mut command = Command::new(&exe);
+        command
+            .arg("--backend")
+            .arg(backend.name())
+            .arg("train")
+            .arg(&args.config)
+            .arg("--run")
+            .arg(run_id);
+        if let Some(out) = &args.out {
+            command.arg("--out").arg(out);
+        }
+        for assignment in &args.overrides {
+            command.arg("--set").arg(assignment);
+        }
+        command
+    };
+    let child: Option<&dyn Fn(&str) -> Command> = if args.in_process { None } else { Some(&child) };
+    let rows = run_sweep(&config, &options, child, &stop)?;
+    if stop.load(Ordering::SeqCst) {
+        return Ok(ExitCode::from(130));
+    }
+    let failed = rows
+        .iter()
+        .filter(|r| r.status == RunStatus::Failed)
+        .count();
+    let diverged = rows
+        .iter()
+        .filter(|r| r.status == RunStatus::Diverged)
+        .count();
+    if !args.dry_run {
+        eprintln!(
+            "{} runs trained this time: {} ok, {diverged} diverged, {failed} failed",
+            rows.len(),
+            rows.len() - failed - diverged
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn train(args: &TrainArgs, backend: Backend) -> Result<ExitCode> {
+    let config = SweepConfig::load(&args.config, &args.overrides)?;
+    let options = SweepOptions {
+        backend,
+        out_dir: args.out.clone(),
+        dry_run: false,
+        rerun_failed: true,
+        progress: true,
+    };
+    let stop = stop_flag();
+    let summary = train_one(&config, &args.run, &options, &stop)?;
+    if let Some(up) = summary.upstream {
+        eprintln!("  run {}: test accuracy {:.4}", args.run, up.test_accuracy);
+    }
+    Ok(ExitCode::SUCCESS)
+}
