@@ -2,6 +2,7 @@
 
 mod datasets;
 mod params;
+mod report;
 mod sweep;
 
 use std::process::ExitCode;
@@ -32,6 +33,8 @@ enum Command {
     Sweep(sweep::SweepArgs),
     /// Train one run of a sweep (what `sweep` runs in a child process).
     Train(sweep::TrainArgs),
+    /// Write report.html for a sweep folder (also written at the end of every sweep).
+    Report(report::ReportArgs),
     /// List, fetch and verify datasets.
     Datasets(datasets::DatasetsArgs),
 }
@@ -47,6 +50,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Params(args) => params::run(&args),
         Command::Datasets(args) => datasets::run(&args),
+        Command::Report(args) => report::run(&args),
         Command::Sweep(args) => sweep::sweep(&args, cli.backend),
         Command::Train(args) => sweep::train(&args, cli.backend),
     };

@@ -1,6 +1,7 @@
 //! plateau-metrics: few-shot linear probes, accuracy, the results store, saturation fits, Pareto frontiers, plots and the report (the metrics issue fills it).
 
 pub mod fewshot;
+pub mod report;
 pub mod results;
 
 pub use fewshot::{

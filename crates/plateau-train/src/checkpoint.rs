@@ -99,6 +99,8 @@ fn latest_dir(run_dir: &Path) -> Option<PathBuf> {
 }
 
 /// Restores model, optimizer and position from `run_dir`, or `None` when there is no checkpoint.
+/// `model` is a freshly built model on a device *without* autodiff: loading straight into an
+/// autodiff model leaves parameters that are not graph leaves, and the next backward fails.
 pub fn load(
     run_dir: &Path,
     model: Model,
@@ -124,7 +126,8 @@ pub fn load(
             dir.join("model.bpk").display()
         )
     })?;
-    let model = model.to_device(device);
+    // Loaded on a plain device, then moved: `train()` makes the parameters tracked leaves again.
+    let model = model.to_device(device).train();
     let optimizer_bytes = Bytes::from_bytes_vec(std::fs::read(dir.join("optimizer.bin"))?);
     let optimizer = optimizer.from_bytes(optimizer_bytes).map_err(|e| {
         anyhow::anyhow!(

@@ -84,15 +84,12 @@ pub fn train(run: &PlannedRun, ctx: &RunContext) -> Result<RunSummary> {
 
     let model = spec.model.init(&spec.input, &train_device)?;
     let optimizer = build_optimizer(&spec.train);
-    let (mut model, mut optimizer, mut state) = match checkpoint::load(
-        &ctx.run_dir,
-        model.clone(),
-        optimizer.clone(),
-        &train_device,
-    )? {
-        Some(resumed) => resumed,
-        None => (model, optimizer, TrainState::default()),
-    };
+    let fresh = || spec.model.init(&spec.input, &device);
+    let (mut model, mut optimizer, mut state) =
+        match checkpoint::load(&ctx.run_dir, fresh()?, optimizer.clone(), &train_device)? {
+            Some(resumed) => resumed,
+            None => (model, optimizer, TrainState::default()),
+        };
     let loss_fn = CrossEntropyLossConfig::new()
         .with_smoothing(
             (spec.train.label_smoothing > 0.0).then_some(spec.train.label_smoothing as f32),

@@ -104,9 +104,15 @@ pub fn run_sweep(
         };
         eprintln!("[{}/{}{eta}] {} {}", i + 1, todo.len(), run.id, run.label());
         let run_dir = dir.join(&run.id);
-        let summary = match child {
-            Some(command) => train_in_child(command(&run.id), &run_dir),
-            None => train_in_process(run, &upstream, &downstream, options, &run_dir, stop),
+        // A run that finished after its sweep was killed (before the row was written) has
+        // its summary on disk already: record it instead of training again.
+        let finished = read_summary(&run_dir)
+            .ok()
+            .filter(|s| s.status != RunStatus::Failed);
+        let summary = match (finished, child) {
+            (Some(summary), _) => summary,
+            (None, Some(command)) => train_in_child(command(&run.id), &run_dir),
+            (None, None) => train_in_process(run, &upstream, &downstream, options, &run_dir, stop),
         };
         if stop.load(Ordering::SeqCst) && summary.status == RunStatus::Failed {
             eprintln!(
@@ -120,6 +126,9 @@ pub fn run_sweep(
         eprintln!("    {}", describe(&row));
         rows.push(row);
     }
+    let report = plateau_metrics::report::write_report(&dir)
+        .with_context(|| format!("writing the report in {}", dir.display()))?;
+    eprintln!("report: {}", report.display());
     Ok(rows)
 }
 
@@ -147,8 +156,7 @@ fn train_in_process(
 }
 
 fn train_in_child(mut command: Command, run_dir: &Path) -> RunSummary {
-    // Results of an earlier, interrupted attempt must not pass for this one.
-    let _ = std::fs::remove_file(run_dir.join("summary.json"));
+    // An error of an earlier attempt must not pass for this one.
     let _ = std::fs::remove_file(run_dir.join(ERROR_LOG));
     // The child shares our terminal, so its progress bar shows; it leaves its error in a file.
     let status = match command.status() {

@@ -78,7 +78,12 @@ model = {{ family = "vit", patch_size = 4, width = 16, depth = 2, heads = 2, mlp
         tensors["blocks.1.mlp.fc1.weight"][0],
         serde_json::json!([16, 32])
     );
-    assert_eq!(tensors["pos_embed"][0], serde_json::json!([1, 4, 16]));
+    assert_eq!(
+        tensors["pos_embed"][0],
+        serde_json::json!([1, 5, 16]),
+        "4 patches + the class token"
+    );
+    assert_eq!(tensors["cls_token"][0], serde_json::json!([1, 1, 16]));
     assert_eq!(tensors["head.weight"][0], serde_json::json!([16, 10]));
 
     // The values Python sees are the ones plateau reads back.

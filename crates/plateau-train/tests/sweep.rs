@@ -6,7 +6,8 @@ use std::sync::atomic::AtomicBool;
 
 use plateau_metrics::results::{ResultsStore, RunStatus};
 use plateau_train::plan::expand;
-use plateau_train::runner::{SweepOptions, plan, run_sweep};
+use plateau_train::run::{RunContext, train};
+use plateau_train::runner::{SweepOptions, load_downstream, plan, run_sweep};
 use plateau_train::{Backend, SweepConfig};
 
 fn config(out: &Path, extra: &str) -> SweepConfig {
@@ -17,14 +18,15 @@ out_dir = "{}"
 [upstream]
 dataset = "synthetic"
 image_size = 16
-train_examples = 200
+train_examples = 1000
 val_examples = 100
 test_examples = 200
 [train]
 optimizer = "adamw"
-lr = 3e-3
+lr = 1e-2
 batch_size = 50
 epochs = 2
+warmup_steps = 5
 [[downstream]]
 dataset = "synthetic"
 name = "synthetic-probe"
@@ -42,6 +44,10 @@ depth = [1]
         out.display()
     );
     SweepConfig::parse(Path::new("test.toml"), &text, &[]).unwrap()
+}
+
+fn config_in(out: &Path) -> SweepConfig {
+    config(out, "")
 }
 
 fn options() -> SweepOptions {
@@ -107,11 +113,21 @@ fn a_sweep_records_every_run_and_a_rerun_trains_nothing() {
 fn an_interrupted_run_resumes_from_its_checkpoint() {
     let out = tempfile::tempdir().unwrap();
     let config = config(out.path(), "");
-    let stop = AtomicBool::new(true); // as if Ctrl-C came during the first epoch
-    let rows = run_sweep(&config, &options(), None, &stop).unwrap();
-    assert!(rows.is_empty(), "an interrupted run is not recorded");
-    let (_, runs) = plan(&config, false).unwrap();
+    let (upstream, runs) = plan(&config, false).unwrap();
+    let downstream = load_downstream(&config, &upstream, false).unwrap();
     let run_dir = out.path().join("test").join(&runs[0].id);
+    // As if Ctrl-C came during the first epoch: the run stops after that epoch's checkpoint.
+    let stop = AtomicBool::new(true);
+    let ctx = RunContext {
+        upstream: &upstream,
+        downstream: &downstream,
+        backend: Backend::Flex,
+        run_dir: run_dir.clone(),
+        progress: false,
+        stop: &stop,
+    };
+    let error = train(&runs[0], &ctx).unwrap_err().to_string();
+    assert!(error.contains("interrupted after epoch 1 of 2"), "{error}");
     assert!(run_dir.join("checkpoint").join("state.json").is_file());
     assert_eq!(
         std::fs::read_to_string(run_dir.join("metrics.jsonl"))
@@ -124,7 +140,24 @@ fn an_interrupted_run_resumes_from_its_checkpoint() {
     let rows = run_sweep(&config, &options(), None, &AtomicBool::new(false)).unwrap();
     assert_eq!(rows.len(), 2);
     assert!(rows.iter().all(|r| r.status == RunStatus::Ok));
-    assert_eq!(rows[0].epochs, 2);
+    let resumed = rows.iter().find(|r| r.run_id == runs[0].id).unwrap();
+    assert_eq!((resumed.epochs, resumed.steps), (2, 2 * 1000 / 50));
+    // Resuming restores weights, optimizer moments, data order and augmentation exactly: the
+    // result equals that of an uninterrupted run.
+    let other = tempfile::tempdir().unwrap();
+    let uninterrupted = run_sweep(
+        &config_in(other.path()),
+        &options(),
+        None,
+        &AtomicBool::new(false),
+    )
+    .unwrap();
+    let straight = uninterrupted
+        .iter()
+        .find(|r| r.run_id == runs[0].id)
+        .unwrap();
+    assert_eq!(resumed.upstream, straight.upstream);
+    assert_eq!(resumed.downstream, straight.downstream);
     // Epoch 1 from the first attempt, epoch 2 from the resumed one.
     let epochs: Vec<u64> = std::fs::read_to_string(run_dir.join("metrics.jsonl"))
         .unwrap()

@@ -1,0 +1,239 @@
+//! `report.html`: a self-contained page (inline SVG, no scripts) that a person opens from disk:
+//! what ran, upstream accuracy against size, downstream against upstream per task, and a table.
+
+mod plots;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::results::{ResultRow, ResultsStore, RunStatus};
+use plots::{Series, scatter};
+
+/// Writes `report.html` for the sweep in `dir` (which holds `results.jsonl`); returns its path.
+pub fn write_report(dir: &Path) -> std::io::Result<PathBuf> {
+    let rows: Vec<ResultRow> = ResultsStore::new(dir)
+        .latest()
+        .map_err(std::io::Error::other)?
+        .into_values()
+        .collect();
+    let name = dir
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
+    let path = dir.join("report.html");
+    let html = render(&name, &rows);
+    let tmp = dir.join(".report.html.tmp");
+    std::fs::write(&tmp, html)?;
+    std::fs::rename(&tmp, &path)?;
+    Ok(path)
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// The largest shot count measured, and the smallest.
+fn shot_range(rows: &[&ResultRow]) -> Vec<usize> {
+    let shots: std::collections::BTreeSet<usize> = rows
+        .iter()
+        .flat_map(|r| r.downstream.iter().map(|d| d.shots))
+        .collect();
+    match (shots.first(), shots.last()) {
+        (Some(&a), Some(&b)) if a != b => vec![a, b],
+        (Some(&a), _) => vec![a],
+        _ => Vec::new(),
+    }
+}
+
+pub fn render(name: &str, rows: &[ResultRow]) -> String {
+    let ok: Vec<&ResultRow> = rows
+        .iter()
+        .filter(|r| r.status == RunStatus::Ok && r.upstream.is_some())
+        .collect();
+    let count = |s: RunStatus| rows.iter().filter(|r| r.status == s).count();
+    let mut html = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>plateau: {name}</title><style>\
+         body{{font-family:sans-serif;margin:2em;max-width:1200px}} table{{border-collapse:collapse;font-size:13px}} \
+         td,th{{border:1px solid #ccc;padding:3px 6px;text-align:right}} th{{background:#eee}} .plots svg{{margin:4px}}</style></head><body>\
+         <h1>Sweep {name}</h1><p>{} runs: {} ok, {} diverged, {} failed; {:.0} s of training in all.</p>",
+        rows.len(),
+        count(RunStatus::Ok),
+        count(RunStatus::Diverged),
+        count(RunStatus::Failed),
+        rows.iter().map(|r| r.train_seconds).sum::<f64>(),
+        name = escape(name)
+    );
+
+    let mut families: BTreeMap<&str, Vec<&ResultRow>> = BTreeMap::new();
+    for row in &ok {
+        families.entry(row.family.as_str()).or_default().push(row);
+    }
+    html.push_str("<h2>Upstream accuracy against size</h2><div class=\"plots\">");
+    let by_family = |f: &dyn Fn(&ResultRow) -> Option<(f64, f64)>| -> Vec<Series> {
+        families
+            .iter()
+            .map(|(family, rows)| Series {
+                name: family.to_string(),
+                points: rows.iter().filter_map(|r| f(r)).collect(),
+            })
+            .collect()
+    };
+    let up = |r: &ResultRow| r.upstream.as_ref().map(|u| u.test_accuracy);
+    html.push_str(&scatter(
+        "Upstream test accuracy",
+        "parameters",
+        "accuracy",
+        &by_family(&|r| up(r).map(|a| (r.params as f64, a))),
+        true,
+    ));
+    html.push_str(&scatter(
+        "Upstream test accuracy",
+        "training FLOPs",
+        "accuracy",
+        &by_family(&|r| up(r).map(|a| (r.train_flops.max(1.0), a))),
+        true,
+    ));
+    html.push_str("</div>");
+
+    let tasks: std::collections::BTreeSet<&str> = ok
+        .iter()
+        .flat_map(|r| r.downstream.iter().map(|d| d.task.as_str()))
+        .collect();
+    if !tasks.is_empty() {
+        html.push_str("<h2>Downstream few-shot accuracy against upstream accuracy</h2><p>Linear probes on pre-logit features; does downstream keep rising with upstream, or saturate?</p><div class=\"plots\">");
+        for task in &tasks {
+            for shots in shot_range(&ok) {
+                let series = by_family(&|r| {
+                    let d = r
+                        .downstream
+                        .iter()
+                        .find(|d| d.task == *task && d.shots == shots && d.layer == "pre_logits")?;
+                    Some((up(r)?, d.accuracy_mean))
+                });
+                if series.iter().any(|s| !s.points.is_empty()) {
+                    html.push_str(&scatter(
+                        &format!("{task}, {shots}-shot"),
+                        "upstream accuracy",
+                        "downstream accuracy",
+                        &series,
+                        false,
+                    ));
+                }
+            }
+        }
+        html.push_str("</div>");
+    }
+
+    html.push_str("<h2>Runs</h2><table><tr><th>run</th><th>family</th><th>axes</th><th>params</th><th>GFLOPs/img</th><th>status</th><th>upstream test</th><th>val</th>");
+    let columns: Vec<(String, usize)> = tasks
+        .iter()
+        .flat_map(|t| shot_range(&ok).into_iter().map(move |s| (t.to_string(), s)))
+        .collect();
+    for (task, shots) in &columns {
+        html.push_str(&format!("<th>{} {shots}-shot</th>", escape(task)));
+    }
+    html.push_str("<th>seconds</th><th>img/s</th></tr>");
+    let mut sorted: Vec<&ResultRow> = rows.iter().collect();
+    sorted.sort_by(|a, b| (a.family.as_str(), a.params).cmp(&(b.family.as_str(), b.params)));
+    for row in sorted {
+        let axes: Vec<String> = row.config.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let status = match row.status {
+            RunStatus::Ok => "ok".to_string(),
+            other => format!("{other:?}: {}", escape(row.error.as_deref().unwrap_or(""))),
+        };
+        let up = row.upstream.as_ref();
+        html.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.4}</td><td>{status}</td><td>{}</td><td>{}</td>",
+            row.run_id,
+            row.family,
+            escape(&axes.join(" ")),
+            row.params,
+            row.flops_per_image as f64 / 1e9,
+            up.map(|u| format!("{:.4}", u.test_accuracy)).unwrap_or_default(),
+            up.map(|u| format!("{:.4}", u.val_accuracy)).unwrap_or_default(),
+        ));
+        for (task, shots) in &columns {
+            let cell = row
+                .downstream
+                .iter()
+                .find(|d| &d.task == task && d.shots == *shots && d.layer == "pre_logits")
+                .map(|d| format!("{:.3} ± {:.3}", d.accuracy_mean, d.accuracy_std))
+                .unwrap_or_default();
+            html.push_str(&format!("<td>{cell}</td>"));
+        }
+        html.push_str(&format!(
+            "<td>{:.0}</td><td>{:.0}</td></tr>",
+            row.train_seconds, row.images_per_second
+        ));
+    }
+    html.push_str("</table><p>Generated by plateau. Data: results.jsonl and results.csv beside this file.</p></body></html>\n");
+    html
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::{DownstreamResult, UpstreamResult};
+
+    fn row(id: &str, family: &str, params: u64, up: f64, down: f64) -> ResultRow {
+        ResultRow {
+            run_id: id.into(),
+            family: family.into(),
+            preset: None,
+            config: [("width".to_string(), serde_json::json!(params))].into(),
+            model: serde_json::json!({}),
+            params,
+            flops_per_image: params * 10,
+            train_flops: params as f64 * 1e6,
+            backend: "flex".into(),
+            status: RunStatus::Ok,
+            error: None,
+            upstream: Some(UpstreamResult {
+                test_accuracy: up,
+                val_accuracy: up,
+                test_loss: 1.0,
+            }),
+            downstream: [1, 25]
+                .map(|shots| DownstreamResult {
+                    task: "digits".into(),
+                    shots,
+                    layer: "pre_logits".into(),
+                    relative_depth: 1.0,
+                    accuracy_mean: down,
+                    accuracy_std: 0.01,
+                    seeds: 3,
+                })
+                .to_vec(),
+            train_seconds: 2.0,
+            images_per_second: 100.0,
+            epochs: 1,
+            steps: 1,
+        }
+    }
+
+    #[test]
+    fn report_has_plots_and_a_row_per_run() {
+        let mut failed = row("c", "vit", 300, 0.0, 0.0);
+        failed.status = RunStatus::Failed;
+        failed.upstream = None;
+        failed.error = Some("panicked: <boom>".into());
+        let rows = vec![
+            row("a", "resnet", 1000, 0.6, 0.5),
+            row("b", "resnet", 4000, 0.7, 0.55),
+            failed,
+        ];
+        let html = render("quick", &rows);
+        assert_eq!(
+            html.matches("<svg").count(),
+            4,
+            "2 upstream plots + digits at 1 and 25 shots"
+        );
+        assert!(html.contains("digits 25-shot") && html.contains("0.550 ± 0.010"));
+        assert!(html.contains("3 runs: 2 ok, 0 diverged, 1 failed"));
+        assert!(html.contains("&lt;boom&gt;"), "errors are escaped");
+        assert_eq!(html.matches("<tr><td>").count(), 3);
+    }
+}

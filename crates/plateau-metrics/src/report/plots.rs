@@ -1,0 +1,119 @@
+//! SVG scatter plots of result rows (plotters' SVG backend: text stays text, no fonts needed).
+
+use plotters::prelude::*;
+
+/// One series of points, drawn in one colour with a legend entry.
+pub struct Series {
+    pub name: String,
+    pub points: Vec<(f64, f64)>,
+}
+
+const COLOURS: [RGBColor; 6] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+];
+
+/// A scatter plot with lines joining each series' points in x order; `log_x` for parameter axes.
+pub fn scatter(
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[Series],
+    log_x: bool,
+) -> String {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (560, 380)).into_drawing_area();
+        let _ = root.fill(&WHITE);
+        let points = || series.iter().flat_map(|s| s.points.iter().copied());
+        let (mut x0, mut x1) = points()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), (x, _)| {
+                (a.min(x), b.max(x))
+            });
+        let (mut y0, mut y1) = points()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), (_, y)| {
+                (a.min(y), b.max(y))
+            });
+        if !x0.is_finite() {
+            (x0, x1, y0, y1) = (1.0, 10.0, 0.0, 1.0);
+        }
+        let pad_y = ((y1 - y0) * 0.08).max(0.01);
+        let (y0, y1) = ((y0 - pad_y).max(0.0), (y1 + pad_y).min(1.0));
+        let mut builder = ChartBuilder::on(&root);
+        builder
+            .caption(title, ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(52);
+        let drawn = if log_x {
+            let (x0, x1) = (x0 / 1.5, x1 * 1.5);
+            builder
+                .build_cartesian_2d((x0..x1).log_scale(), y0..y1)
+                .map(|mut chart| {
+                    let _ = chart
+                        .configure_mesh()
+                        .x_desc(x_label)
+                        .y_desc(y_label)
+                        .x_label_formatter(&|v| short(*v))
+                        .draw();
+                    draw_series(&mut chart, series);
+                })
+        } else {
+            let pad_x = ((x1 - x0) * 0.08).max(0.01);
+            builder
+                .build_cartesian_2d((x0 - pad_x).max(0.0)..(x1 + pad_x).min(1.0), y0..y1)
+                .map(|mut chart| {
+                    let _ = chart
+                        .configure_mesh()
+                        .x_desc(x_label)
+                        .y_desc(y_label)
+                        .draw();
+                    draw_series(&mut chart, series);
+                })
+        };
+        let _ = drawn;
+        let _ = root.present();
+    }
+    svg
+}
+
+fn draw_series<'a, X, Y>(
+    chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<X, Y>>,
+    series: &[Series],
+) where
+    X: plotters::coord::ranged1d::Ranged<ValueType = f64>,
+    Y: plotters::coord::ranged1d::Ranged<ValueType = f64>,
+{
+    for (i, s) in series.iter().enumerate() {
+        let colour = COLOURS[i % COLOURS.len()];
+        let mut points = s.points.clone();
+        points.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let _ = chart.draw_series(LineSeries::new(points.clone(), colour.stroke_width(1)));
+        if let Ok(drawn) =
+            chart.draw_series(points.iter().map(|&p| Circle::new(p, 4, colour.filled())))
+        {
+            drawn
+                .label(s.name.clone())
+                .legend(move |(x, y)| Circle::new((x, y), 4, colour.filled()));
+        }
+    }
+    let _ = chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw();
+}
+
+/// `1.2M`, `35k`.
+fn short(v: f64) -> String {
+    match v {
+        v if v >= 1e9 => format!("{:.1}G", v / 1e9),
+        v if v >= 1e6 => format!("{:.1}M", v / 1e6),
+        v if v >= 1e3 => format!("{:.0}k", v / 1e3),
+        v => format!("{v:.0}"),
+    }
+}
