@@ -12,6 +12,7 @@ use burn::module::Module;
 use burn::optim::ModuleOptimizer;
 use burn::store::{BurnpackStore, ModuleSnapshot, SafetensorsStore};
 use burn::tensor::{Bytes, Device};
+use plateau_data::cache::write_atomic;
 use plateau_models::Model;
 use serde::{Deserialize, Serialize};
 
@@ -39,13 +40,6 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
     file.write_all(bytes)?;
     file.sync_all()?;
     Ok(())
-}
-
-/// Writes bytes to `path` atomically (temp file in the same folder, fsync, rename).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    write_file(&tmp, bytes)?;
-    std::fs::rename(&tmp, path).with_context(|| path.display().to_string())
 }
 
 /// Saves the resume checkpoint of `run_dir`, replacing the previous one only once complete.
@@ -147,7 +141,7 @@ pub fn export_safetensors(path: &Path, model: &Model) -> Result<()> {
     let bytes = store
         .get_bytes()
         .map_err(|e| anyhow::anyhow!("encoding safetensors: {e:?}"))?;
-    write_atomic(path, &bytes)
+    Ok(write_atomic(path, &bytes)?)
 }
 
 /// Removes the resume checkpoint once the run is finished (the safetensors export stays).

@@ -8,20 +8,16 @@ use plateau_models::InputSpec;
 
 use crate::config::{DownstreamConfig, UpstreamConfig};
 
-fn load_raw(
-    dataset: &str,
+/// A known dataset, found or fetched, restricted to `classes` when given.
+fn load_dataset(
+    name: &str,
     path: Option<&std::path::Path>,
+    classes: Option<&[usize]>,
+    field: &str,
     progress: bool,
 ) -> plateau_data::Result<RawDataset> {
     let roots = DataRoots::from_env(path.map(|p| p.to_path_buf()));
-    plateau_data::load(dataset, &roots, progress)
-}
-
-fn with_classes(
-    raw: RawDataset,
-    classes: Option<&[usize]>,
-    field: &str,
-) -> plateau_data::Result<RawDataset> {
+    let raw = plateau_data::load(name, &roots, progress)?;
     let Some(classes) = classes else {
         return Ok(raw);
     };
@@ -46,10 +42,12 @@ impl Upstream {
         data_seed: u64,
         progress: bool,
     ) -> plateau_data::Result<Self> {
-        let raw = with_classes(
-            load_raw(&config.dataset, config.path.as_deref(), progress)?,
+        let raw = load_dataset(
+            &config.dataset,
+            config.path.as_deref(),
             config.classes.as_deref(),
             "upstream.classes",
+            progress,
         )?;
         let input = InputSpec::new(
             config.channels.unwrap_or(raw.train.channels),
@@ -119,10 +117,12 @@ impl DownstreamTask {
         data_seed: u64,
         progress: bool,
     ) -> plateau_data::Result<Self> {
-        let raw = with_classes(
-            load_raw(&config.dataset, config.path.as_deref(), progress)?,
+        let raw = load_dataset(
+            &config.dataset,
+            config.path.as_deref(),
             config.classes.as_deref(),
             "downstream.classes",
+            progress,
         )?;
         let (pool, mut test) = downstream(&raw, Amount::Fraction(config.test_fraction), data_seed)?;
         if let Some(n) = config.test_examples {

@@ -62,7 +62,7 @@ const LOSS_EVERY: usize = 10;
 pub fn train(run: &PlannedRun, ctx: &RunContext) -> Result<RunSummary> {
     let spec = &run.spec;
     std::fs::create_dir_all(&ctx.run_dir)?;
-    checkpoint::write_atomic(
+    plateau_data::cache::write_atomic(
         &ctx.run_dir.join("config.json"),
         serde_json::to_string_pretty(&spec)?.as_bytes(),
     )?;
@@ -228,10 +228,11 @@ fn diverged(run_dir: &Path, state: &TrainState, why: String) -> RunSummary {
 }
 
 pub fn write_summary(run_dir: &Path, summary: &RunSummary) -> Result<()> {
-    checkpoint::write_atomic(
+    let json = serde_json::to_string_pretty(summary)?;
+    Ok(plateau_data::cache::write_atomic(
         &run_dir.join("summary.json"),
-        serde_json::to_string_pretty(summary)?.as_bytes(),
-    )
+        json.as_bytes(),
+    )?)
 }
 
 pub fn read_summary(run_dir: &Path) -> Result<RunSummary> {
@@ -312,10 +313,11 @@ fn extract(
     set: &ImageSet,
     indices: &[usize],
     keep_layers: bool,
+    batch_size: usize,
     device: &Device,
 ) -> Vec<Vec<f32>> {
     let mut out: Vec<Vec<f32>> = Vec::new();
-    for batch in indices.chunks(256) {
+    for batch in indices.chunks(batch_size) {
         let (images, _) = batch_tensors(set, batch, None, device);
         let features = model.features(images, keep_layers);
         let all = std::iter::once(features.pre_logits).chain(features.layers);
@@ -397,9 +399,23 @@ fn probe_all(
             .map(|(row, &i)| (i, row))
             .collect();
         let keep_layers = !wanted.is_empty();
-        let pool_features = extract(model, &task.pool, &needed, keep_layers, device);
+        let pool_features = extract(
+            model,
+            &task.pool,
+            &needed,
+            keep_layers,
+            spec.train.eval_batch_size,
+            device,
+        );
         let test_indices: Vec<usize> = (0..task.test.len()).collect();
-        let test_features = extract(model, &task.test, &test_indices, keep_layers, device);
+        let test_features = extract(
+            model,
+            &task.test,
+            &test_indices,
+            keep_layers,
+            spec.train.eval_batch_size,
+            device,
+        );
         let pool_labels: Vec<u16> = needed.iter().map(|&i| task.pool.labels[i]).collect();
         let probe = ProbeConfig {
             l2_reg: config.l2_reg,

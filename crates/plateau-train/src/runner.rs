@@ -273,7 +273,8 @@ fn claim_dir(dir: &Path, config: &SweepConfig) -> Result<()> {
             );
         }
     }
-    crate::checkpoint::write_atomic(&marker, serde_json::to_string_pretty(config)?.as_bytes())
+    let json = serde_json::to_string_pretty(config)?;
+    Ok(plateau_data::cache::write_atomic(&marker, json.as_bytes())?)
 }
 
 fn print_plan(config: &SweepConfig, upstream: &Upstream, runs: &[PlannedRun]) -> Result<()> {

@@ -17,7 +17,7 @@ const COLOURS: [RGBColor; 6] = [
     RGBColor(140, 86, 75),
 ];
 
-/// A scatter plot with lines joining each series' points in x order; `log_x` for parameter axes.
+/// A scatter plot; with `log_x` (size axes) each series' points are joined in x order.
 pub fn scatter(
     title: &str,
     x_label: &str,
@@ -56,11 +56,13 @@ pub fn scatter(
                 .map(|mut chart| {
                     let _ = chart
                         .configure_mesh()
+                        .light_line_style(WHITE)
+                        .x_labels(6)
                         .x_desc(x_label)
                         .y_desc(y_label)
                         .x_label_formatter(&|v| short(*v))
                         .draw();
-                    draw_series(&mut chart, series);
+                    draw_series(&mut chart, series, true);
                 })
         } else {
             let pad_x = ((x1 - x0) * 0.08).max(0.01);
@@ -69,10 +71,11 @@ pub fn scatter(
                 .map(|mut chart| {
                     let _ = chart
                         .configure_mesh()
+                        .light_line_style(WHITE)
                         .x_desc(x_label)
                         .y_desc(y_label)
                         .draw();
-                    draw_series(&mut chart, series);
+                    draw_series(&mut chart, series, false);
                 })
         };
         let _ = drawn;
@@ -81,9 +84,11 @@ pub fn scatter(
     svg
 }
 
+/// Points per series; `join` links them in x order (a size curve), else points only.
 fn draw_series<'a, X, Y>(
     chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<X, Y>>,
     series: &[Series],
+    join: bool,
 ) where
     X: plotters::coord::ranged1d::Ranged<ValueType = f64>,
     Y: plotters::coord::ranged1d::Ranged<ValueType = f64>,
@@ -92,7 +97,9 @@ fn draw_series<'a, X, Y>(
         let colour = COLOURS[i % COLOURS.len()];
         let mut points = s.points.clone();
         points.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let _ = chart.draw_series(LineSeries::new(points.clone(), colour.stroke_width(1)));
+        if join {
+            let _ = chart.draw_series(LineSeries::new(points.clone(), colour.stroke_width(1)));
+        }
         if let Ok(drawn) =
             chart.draw_series(points.iter().map(|&p| Circle::new(p, 4, colour.filled())))
         {
@@ -103,6 +110,7 @@ fn draw_series<'a, X, Y>(
     }
     let _ = chart
         .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
         .draw();
