@@ -2,6 +2,7 @@
 //! resuming an interrupted one, and recording diverged and failed runs.
 
 use std::path::Path;
+use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
 
 use plateau_metrics::results::{ResultsStore, RunStatus};
@@ -9,6 +10,16 @@ use plateau_train::plan::expand;
 use plateau_train::run::{RunContext, train};
 use plateau_train::runner::{SweepOptions, load_downstream, plan, run_sweep};
 use plateau_train::{Backend, SweepConfig};
+
+/// burn seeds a device's random generator globally: tests that train in parallel threads would
+/// draw from each other's streams, so the training tests of this file take turns.
+static TRAINING: Mutex<()> = Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    TRAINING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 fn config(out: &Path, extra: &str) -> SweepConfig {
     let text = format!(
@@ -62,6 +73,7 @@ fn options() -> SweepOptions {
 
 #[test]
 fn a_sweep_records_every_run_and_a_rerun_trains_nothing() {
+    let _turn = one_at_a_time();
     let out = tempfile::tempdir().unwrap();
     let config = config(out.path(), "");
     let stop = AtomicBool::new(false);
@@ -111,6 +123,7 @@ fn a_sweep_records_every_run_and_a_rerun_trains_nothing() {
 
 #[test]
 fn an_interrupted_run_resumes_from_its_checkpoint() {
+    let _turn = one_at_a_time();
     let out = tempfile::tempdir().unwrap();
     let config = config(out.path(), "");
     let (upstream, runs) = plan(&config, false).unwrap();
@@ -177,6 +190,7 @@ fn an_interrupted_run_resumes_from_its_checkpoint() {
 
 #[test]
 fn diverged_and_failed_runs_are_recorded_and_the_sweep_goes_on() {
+    let _turn = one_at_a_time();
     let out = tempfile::tempdir().unwrap();
     // lr 1e12 makes the loss NaN; an unknown probe layer makes the second entry fail.
     let extra = r#"
