@@ -30,6 +30,19 @@ fn load_dataset(
     })
 }
 
+/// A stratified subset of at most `limit` examples (evaluation sets are capped to save time).
+fn at_most(
+    set: ImageSet,
+    limit: Option<usize>,
+    seed: u64,
+    field: &str,
+) -> plateau_data::Result<ImageSet> {
+    match limit {
+        Some(n) if n < set.len() => subsample(&set, Amount::Count(n), seed, field),
+        _ => Ok(set),
+    }
+}
+
 /// The upstream dataset, split once for the whole sweep.
 pub struct Upstream {
     pub splits: UpstreamSplits,
@@ -60,22 +73,18 @@ impl Upstream {
             Amount::Fraction(config.test_fraction),
             data_seed,
         )?;
-        if let Some(n) = config.test_examples {
-            splits.test = subsample(
-                &splits.test,
-                Amount::Count(n.min(splits.test.len())),
-                data_seed,
-                "upstream.test_examples",
-            )?;
-        }
-        if let Some(n) = config.val_examples {
-            splits.val = subsample(
-                &splits.val,
-                Amount::Count(n.min(splits.val.len())),
-                data_seed,
-                "upstream.val_examples",
-            )?;
-        }
+        splits.test = at_most(
+            splits.test,
+            config.test_examples,
+            data_seed,
+            "upstream.test_examples",
+        )?;
+        splits.val = at_most(
+            splits.val,
+            config.val_examples,
+            data_seed,
+            "upstream.val_examples",
+        )?;
         let fit = |set: &ImageSet| prepare(set, input.channels, input.image_size);
         let splits = UpstreamSplits {
             train: fit(&splits.train)?,
@@ -124,15 +133,13 @@ impl DownstreamTask {
             "downstream.classes",
             progress,
         )?;
-        let (pool, mut test) = downstream(&raw, Amount::Fraction(config.test_fraction), data_seed)?;
-        if let Some(n) = config.test_examples {
-            test = subsample(
-                &test,
-                Amount::Count(n.min(test.len())),
-                data_seed,
-                "downstream.test_examples",
-            )?;
-        }
+        let (pool, test) = downstream(&raw, Amount::Fraction(config.test_fraction), data_seed)?;
+        let test = at_most(
+            test,
+            config.test_examples,
+            data_seed,
+            "downstream.test_examples",
+        )?;
         Ok(Self {
             config: config.clone(),
             pool: prepare(&pool, input.channels, input.image_size)?,
