@@ -13,7 +13,7 @@ use burn::module::ParamGroup;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
-use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer, SgdConfig};
+use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer, Optimizer, SgdConfig};
 use burn::prelude::*;
 use plateau_data::ImageSet;
 use plateau_data::batch::{batch_tensors, epoch_order, epoch_rng};
@@ -248,18 +248,10 @@ fn build_optimizer(train: &TrainConfig) -> ModuleOptimizer {
     match train.optimizer {
         OptimizerKind::Adamw => {
             let adamw = |wd: f64| AdamWConfig::new().with_weight_decay(wd as f32);
-            let mut optimizer = adamw(train.weight_decay)
+            let whole = adamw(train.weight_decay)
                 .with_grad_clipping(clip.clone())
                 .init();
-            if let Some(head_wd) = train.head_weight_decay {
-                // The head's parameters live under `head.`; the last matching group wins.
-                optimizer = optimizer.with_group(
-                    ParamGroup::from_predicate("head."),
-                    adamw(head_wd).build(),
-                    clip.map(|c| c.init()),
-                );
-            }
-            optimizer
+            with_head_decay(whole, train, clip, |wd| adamw(wd).build())
         }
         OptimizerKind::Sgd => {
             let sgd = |wd: f64| {
@@ -271,18 +263,29 @@ fn build_optimizer(train: &TrainConfig) -> ModuleOptimizer {
                     ))
                     .with_weight_decay((wd > 0.0).then(|| WeightDecayConfig::new(wd as f32)))
             };
-            let mut optimizer = sgd(train.weight_decay)
+            let whole = sgd(train.weight_decay)
                 .with_gradient_clipping(clip.clone())
                 .init();
-            if let Some(head_wd) = train.head_weight_decay {
-                optimizer = optimizer.with_group(
-                    ParamGroup::from_predicate("head."),
-                    sgd(head_wd).build(),
-                    clip.map(|c| c.init()),
-                );
-            }
-            optimizer
+            with_head_decay(whole, train, clip, |wd| sgd(wd).build())
         }
+    }
+}
+
+/// Gives the head its own weight decay, when the config asks for one: its parameters live under
+/// `head.`, and the last matching group wins.
+fn with_head_decay<O: Optimizer + 'static>(
+    whole: ModuleOptimizer,
+    train: &TrainConfig,
+    clip: Option<GradientClippingConfig>,
+    optimizer_with_decay: impl Fn(f64) -> O,
+) -> ModuleOptimizer {
+    match train.head_weight_decay {
+        Some(head_wd) => whole.with_group(
+            ParamGroup::from_predicate("head."),
+            optimizer_with_decay(head_wd),
+            clip.map(|c| c.init()),
+        ),
+        None => whole,
     }
 }
 
