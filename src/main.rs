@@ -1,6 +1,7 @@
 //! The `plateau` command line: parses arguments and calls into the crates; nothing else.
 
 mod datasets;
+mod fit;
 mod params;
 mod report;
 mod sweep;
@@ -35,6 +36,8 @@ enum Command {
     Train(sweep::TrainArgs),
     /// Write report.html for a sweep folder (also written at the end of every sweep).
     Report(report::ReportArgs),
+    /// Fit the saturation law (or size laws) to a sweep's results, with bootstrap intervals.
+    Fit(fit::FitArgs),
     /// List, fetch and verify datasets.
     Datasets(datasets::DatasetsArgs),
 }
@@ -51,6 +54,7 @@ fn main() -> ExitCode {
         Command::Params(args) => params::run(&args),
         Command::Datasets(args) => datasets::run(&args),
         Command::Report(args) => report::run(&args),
+        Command::Fit(args) => fit::run(&args),
         Command::Sweep(args) => sweep::sweep(&args, cli.backend),
         Command::Train(args) => sweep::train(&args, cli.backend),
     };

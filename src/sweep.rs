@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::Result;
 use clap::Args;
 use plateau_metrics::results::RunStatus;
+use plateau_train::progress::ProgressMode;
 use plateau_train::{Backend, SweepConfig, SweepOptions, run_sweep, train_one};
 
 #[derive(Args)]
@@ -41,6 +42,9 @@ pub struct TrainArgs {
     out: Option<PathBuf>,
     #[arg(long = "set", value_name = "KEY=VALUE")]
     overrides: Vec<String>,
+    /// Report progress as JSON lines on stdout (what `plateau sweep` asks of its child runs).
+    #[arg(long, hide = true)]
+    progress_events: bool,
 }
 
 /// Ctrl-C asks the current run to stop after its next checkpoint.
@@ -63,7 +67,7 @@ pub fn sweep(args: &SweepArgs, backend: Backend) -> Result<ExitCode> {
         out_dir: args.out.clone(),
         dry_run: args.dry_run,
         rerun_failed: args.rerun_failed,
-        progress: true,
+        progress: ProgressMode::Auto,
     };
     let stop = stop_flag();
     // Each run in a child process of this same binary: a panic or an out-of-memory kill then
@@ -116,11 +120,14 @@ pub fn train(args: &TrainArgs, backend: Backend) -> Result<ExitCode> {
         out_dir: args.out.clone(),
         dry_run: false,
         rerun_failed: true,
-        progress: true,
+        progress: match args.progress_events {
+            true => ProgressMode::Events,
+            false => ProgressMode::Auto,
+        },
     };
     let stop = stop_flag();
     let summary = train_one(&config, &args.run, &options, &stop)?;
-    if let Some(up) = summary.upstream {
+    if let (Some(up), false) = (summary.upstream, args.progress_events) {
         eprintln!("  run {}: test accuracy {:.4}", args.run, up.test_accuracy);
     }
     Ok(ExitCode::SUCCESS)

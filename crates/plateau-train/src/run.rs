@@ -28,7 +28,7 @@ use crate::checkpoint::{self, TrainState};
 use crate::config::{Layers, OptimizerKind, TrainConfig};
 use crate::data::{DownstreamTask, Upstream};
 use crate::plan::PlannedRun;
-use crate::progress::RunProgress;
+use crate::progress::{ProgressMode, RunProgress};
 use crate::schedule::learning_rate;
 
 /// What a finished (or diverged) run reports; written to `summary.json`.
@@ -51,7 +51,7 @@ pub struct RunContext<'a> {
     pub downstream: &'a [DownstreamTask],
     pub backend: Backend,
     pub run_dir: PathBuf,
-    pub progress: bool,
+    pub progress: ProgressMode,
     /// Set by Ctrl-C: stop after the current epoch's checkpoint.
     pub stop: &'a AtomicBool,
 }
@@ -95,7 +95,7 @@ pub fn train(run: &PlannedRun, ctx: &RunContext) -> Result<RunSummary> {
             (spec.train.label_smoothing > 0.0).then_some(spec.train.label_smoothing as f32),
         )
         .init(&train_device);
-    let progress = RunProgress::new(ctx.progress, &run.label(), total_steps, state.step);
+    let progress = RunProgress::new(&ctx.progress, &run.label(), total_steps, state.step);
     let mut metrics = std::fs::OpenOptions::new()
         .create(true)
         .append(true)

@@ -13,6 +13,7 @@ use crate::Backend;
 use crate::config::SweepConfig;
 use crate::data::{DownstreamTask, Upstream};
 use crate::plan::{PlannedRun, expand};
+use crate::progress::{ProgressMode, SweepProgress};
 use crate::run::{RunContext, RunSummary, read_summary, train};
 
 /// How a sweep is run.
@@ -22,7 +23,14 @@ pub struct SweepOptions {
     pub out_dir: Option<PathBuf>,
     pub dry_run: bool,
     pub rerun_failed: bool,
-    pub progress: bool,
+    /// How runs report; `Off` also silences data loading messages.
+    pub progress: ProgressMode,
+}
+
+impl SweepOptions {
+    fn chatty(&self) -> bool {
+        !matches!(self.progress, ProgressMode::Off)
+    }
 }
 
 /// Builds the command that trains one run (by id) in a child process; `None` trains in-process.
@@ -63,14 +71,14 @@ pub fn run_sweep(
     stop: &AtomicBool,
 ) -> Result<Vec<ResultRow>> {
     let dir = sweep_dir(config, options.out_dir.as_deref());
-    let (upstream, runs) = plan(config, options.progress)?;
+    let (upstream, runs) = plan(config, options.chatty())?;
     if options.dry_run {
         print_plan(config, &upstream, &runs)?;
         return Ok(Vec::new());
     }
-    claim_dir(&dir, config)?;
+    let _lock = claim_dir(&dir, config)?;
     // Fetch downstream data now, so no run waits on a download (children then find it on disk).
-    let downstream = load_downstream(config, &upstream, options.progress)?;
+    let downstream = load_downstream(config, &upstream, options.chatty())?;
     let store = ResultsStore::new(&dir);
     let done = store.latest()?;
     let todo: Vec<&PlannedRun> = runs
@@ -90,6 +98,7 @@ pub fn run_sweep(
         dir.display()
     );
     let started = std::time::Instant::now();
+    let progress = SweepProgress::new(options.chatty(), &config.name, todo.len());
     let mut rows = Vec::new();
     for (i, run) in todo.iter().enumerate() {
         if stop.load(Ordering::SeqCst) {
@@ -102,7 +111,13 @@ pub fn run_sweep(
                 started.elapsed().as_secs_f64() / i as f64 * (todo.len() - i) as f64
             ),
         };
-        eprintln!("[{}/{}{eta}] {} {}", i + 1, todo.len(), run.id, run.label());
+        progress.log(&format!(
+            "[{}/{}{eta}] {} {}",
+            i + 1,
+            todo.len(),
+            run.id,
+            run.label()
+        ));
         let run_dir = dir.join(&run.id);
         // A run that finished after its sweep was killed (before the row was written) has
         // its summary on disk already: record it instead of training again.
@@ -111,21 +126,39 @@ pub fn run_sweep(
             .filter(|s| s.status != RunStatus::Failed);
         let summary = match (finished, child) {
             (Some(summary), _) => summary,
-            (None, Some(command)) => train_in_child(command(&run.id), &run_dir),
-            (None, None) => train_in_process(run, &upstream, &downstream, options, &run_dir, stop),
+            (None, Some(command)) => {
+                train_in_child(command(&run.id), &run_dir, &run.label(), &progress)
+            }
+            (None, None) => {
+                let mode = match options.progress {
+                    ProgressMode::Off => ProgressMode::Off,
+                    _ => progress.run_mode(),
+                };
+                train_in_process(
+                    run,
+                    &upstream,
+                    &downstream,
+                    options.backend,
+                    mode,
+                    &run_dir,
+                    stop,
+                )
+            }
         };
         if stop.load(Ordering::SeqCst) && summary.status == RunStatus::Failed {
-            eprintln!(
+            progress.log(&format!(
                 "interrupted: {} keeps its last epoch checkpoint; rerun the sweep to resume",
                 run.id
-            );
+            ));
             break;
         }
         let row = result_row(run, &summary, options.backend)?;
         store.append(&row)?;
-        eprintln!("    {}", describe(&row));
+        progress.log(&format!("    {}", describe(&row)));
+        progress.run_done();
         rows.push(row);
     }
+    progress.finish();
     let report = plateau_metrics::report::write_report(&dir)
         .with_context(|| format!("writing the report in {}", dir.display()))?;
     eprintln!("report: {}", report.display());
@@ -136,16 +169,17 @@ fn train_in_process(
     run: &PlannedRun,
     upstream: &Upstream,
     downstream: &[DownstreamTask],
-    options: &SweepOptions,
+    backend: Backend,
+    progress: ProgressMode,
     run_dir: &Path,
     stop: &AtomicBool,
 ) -> RunSummary {
     let ctx = RunContext {
         upstream,
         downstream,
-        backend: options.backend,
+        backend,
         run_dir: run_dir.to_path_buf(),
-        progress: options.progress,
+        progress,
         stop,
     };
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| train(run, &ctx))) {
@@ -155,13 +189,33 @@ fn train_in_process(
     }
 }
 
-fn train_in_child(mut command: Command, run_dir: &Path) -> RunSummary {
+fn train_in_child(
+    mut command: Command,
+    run_dir: &Path,
+    label: &str,
+    progress: &SweepProgress,
+) -> RunSummary {
     // An error of an earlier attempt must not pass for this one.
     let _ = std::fs::remove_file(run_dir.join(ERROR_LOG));
-    // The child shares our terminal, so its progress bar shows; it leaves its error in a file.
-    let status = match command.status() {
+    // Under our bars the child sends progress events on its stdout; otherwise it shares our
+    // stderr and logs plain lines itself. It leaves its error in a file either way.
+    if progress.wants_events() {
+        command
+            .arg(PROGRESS_EVENTS_FLAG)
+            .stdout(std::process::Stdio::piped());
+    }
+    let status = match command.spawn() {
+        Ok(mut child) => {
+            if let Some(stdout) = child.stdout.take() {
+                progress.follow_child(label, stdout);
+            }
+            child.wait()
+        }
+        Err(error) => Err(error),
+    };
+    let status = match status {
         Ok(status) => status,
-        Err(error) => return failed(format!("could not start the run's process: {error}")),
+        Err(error) => return failed(format!("could not run the run's process: {error}")),
     };
     match (status.success(), read_summary(run_dir)) {
         (true, Ok(summary)) => summary,
@@ -176,6 +230,9 @@ fn train_in_child(mut command: Command, run_dir: &Path) -> RunSummary {
         }
     }
 }
+
+/// The `plateau train` flag that asks a child run for progress events instead of its own bar.
+pub const PROGRESS_EVENTS_FLAG: &str = "--progress-events";
 
 /// Where a run process writes why it failed, for the sweep to record.
 pub const ERROR_LOG: &str = "error.log";
@@ -257,9 +314,47 @@ fn describe(row: &ResultRow) -> String {
     }
 }
 
-/// Records which sweep owns `dir`, refusing a folder that holds another sweep's results.
-fn claim_dir(dir: &Path, config: &SweepConfig) -> Result<()> {
+/// The lock file that keeps two sweeps from writing into one folder at once.
+pub const LOCK_FILE: &str = "sweep.lock";
+
+/// Takes `dir` for this sweep: locks it against a second sweep running at the same time (the
+/// lock lasts as long as the returned file is open, and the OS drops it if we are killed), and
+/// refuses a folder that holds another sweep's results.
+fn claim_dir(dir: &Path, config: &SweepConfig) -> Result<std::fs::File> {
     std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
+    let lock_path = dir.join(LOCK_FILE);
+    let mut lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| lock_path.display().to_string())?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let holder = std::fs::read_to_string(&lock_path).unwrap_or_default();
+            bail!(
+                "another sweep is writing to {} ({}); wait for it to finish, stop it, or pass \
+                 another --out",
+                dir.display(),
+                match holder.trim() {
+                    "" => "its process holds sweep.lock".to_string(),
+                    pid => format!("process {pid} holds sweep.lock"),
+                }
+            );
+        }
+        Err(std::fs::TryLockError::Error(error)) => {
+            return Err(error).with_context(|| format!("locking {}", lock_path.display()));
+        }
+    }
+    {
+        use std::io::{Seek, Write};
+        lock.set_len(0)?;
+        lock.seek(std::io::SeekFrom::Start(0))?;
+        write!(lock, "{}", std::process::id())?;
+        lock.flush()?;
+    }
     let marker = dir.join("sweep.json");
     if let Ok(text) = std::fs::read_to_string(&marker) {
         let owner: serde_json::Value = serde_json::from_str(&text)
@@ -274,7 +369,8 @@ fn claim_dir(dir: &Path, config: &SweepConfig) -> Result<()> {
         }
     }
     let json = serde_json::to_string_pretty(config)?;
-    Ok(plateau_data::cache::write_atomic(&marker, json.as_bytes())?)
+    plateau_data::cache::write_atomic(&marker, json.as_bytes())?;
+    Ok(lock)
 }
 
 fn print_plan(config: &SweepConfig, upstream: &Upstream, runs: &[PlannedRun]) -> Result<()> {
@@ -336,7 +432,7 @@ pub fn train_one(
         downstream: &downstream,
         backend: options.backend,
         run_dir: run_dir.clone(),
-        progress: options.progress,
+        progress: options.progress.clone(),
         stop,
     };
     // A panic (shapes, out-of-memory on a GPU allocator) is recorded like an error.

@@ -8,6 +8,7 @@ use std::sync::atomic::AtomicBool;
 use burn::store::{ModuleSnapshot, SafetensorsStore};
 use burn::tensor::Device;
 use plateau_models::{InputSpec, Model};
+use plateau_train::progress::ProgressMode;
 use plateau_train::runner::{SweepOptions, run_sweep};
 use plateau_train::{Backend, SweepConfig};
 
@@ -47,7 +48,7 @@ model = {{ family = "vit", patch_size = 4, width = 16, depth = 2, heads = 2, mlp
         out_dir: None,
         dry_run: false,
         rerun_failed: false,
-        progress: false,
+        progress: ProgressMode::Off,
     };
     let rows = run_sweep(&config, &options, None, &AtomicBool::new(false)).unwrap();
     let file = out

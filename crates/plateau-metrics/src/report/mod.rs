@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::results::{ResultRow, ResultsStore, RunStatus};
+use crate::selection::select_by_validation;
 use plots::{Series, scatter};
 
 /// Writes `report.html` for the sweep in `dir` (which holds `results.jsonl`); returns its path.
@@ -49,10 +50,9 @@ fn shot_range(rows: &[&ResultRow]) -> Vec<usize> {
 }
 
 pub fn render(name: &str, rows: &[ResultRow]) -> String {
-    let ok: Vec<&ResultRow> = rows
-        .iter()
-        .filter(|r| r.status == RunStatus::Ok && r.upstream.is_some())
-        .collect();
+    // Plots and fits see each size at its best tuned setting (chosen on validation).
+    let selection = select_by_validation(rows);
+    let ok: Vec<&ResultRow> = selection.rows.clone();
     let count = |s: RunStatus| rows.iter().filter(|r| r.status == s).count();
     let mut html = format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>plateau: {name}</title><style>\
@@ -66,6 +66,20 @@ pub fn render(name: &str, rows: &[ResultRow]) -> String {
         rows.iter().map(|r| r.train_seconds).sum::<f64>(),
         name = escape(name)
     );
+
+    if !selection.choices.is_empty() {
+        html.push_str("<h2>Hyper-parameters chosen on validation</h2><p>Each size is shown at the setting with the best mean validation accuracy over seeds; the other settings appear only in the table of runs.</p><table><tr><th>size</th><th>chosen</th><th>mean val accuracy</th><th>settings compared</th></tr>");
+        for choice in &selection.choices {
+            html.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td><td>{:.4}</td><td>{}</td></tr>",
+                escape(&choice.size),
+                escape(&choice.chosen),
+                choice.val_accuracy,
+                choice.candidates
+            ));
+        }
+        html.push_str("</table>");
+    }
 
     let mut families: BTreeMap<&str, Vec<&ResultRow>> = BTreeMap::new();
     for row in &ok {
@@ -140,8 +154,10 @@ pub fn render(name: &str, rows: &[ResultRow]) -> String {
     sorted.sort_by(|a, b| (a.family.as_str(), a.params).cmp(&(b.family.as_str(), b.params)));
     for row in sorted {
         let axes: Vec<String> = row.config.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let chosen = ok.iter().any(|r| std::ptr::eq(*r, row));
         let status = match row.status {
-            RunStatus::Ok => "ok".to_string(),
+            RunStatus::Ok if chosen => "ok".to_string(),
+            RunStatus::Ok => "ok (not chosen on validation)".to_string(),
             other => format!("{other:?}: {}", escape(row.error.as_deref().unwrap_or(""))),
         };
         let up = row.upstream.as_ref();
@@ -235,5 +251,20 @@ mod tests {
         assert!(html.contains("3 runs: 2 ok, 0 diverged, 1 failed"));
         assert!(html.contains("&lt;boom&gt;"), "errors are escaped");
         assert_eq!(html.matches("<tr><td>").count(), 3);
+    }
+
+    #[test]
+    fn report_shows_each_size_at_its_learning_rate_chosen_on_validation() {
+        let with_lr = |id: &str, lr: f64, val: f64| {
+            let mut r = row(id, "mixer", 500, 0.9 - val, 0.5);
+            r.config.insert("lr".into(), serde_json::json!(lr));
+            r.upstream.as_mut().unwrap().val_accuracy = val;
+            r
+        };
+        let rows = vec![with_lr("a", 0.001, 0.6), with_lr("b", 0.01, 0.7)];
+        let html = render("tuned", &rows);
+        assert!(html.contains("Hyper-parameters chosen on validation"));
+        assert!(html.contains("<td>lr=0.01</td><td>0.7000</td><td>2</td>"));
+        assert_eq!(html.matches("not chosen on validation").count(), 1);
     }
 }

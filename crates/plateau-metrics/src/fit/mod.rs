@@ -1,0 +1,60 @@
+//! Curves through a sweep's results: the saturation law `e_DS = k·e_US^α + e_IR` and size laws
+//! `err(N) = a·N^(−b) + c`, fitted to all points, the Pareto frontier or its convex hull, with
+//! bootstrap intervals over runs.
+
+mod bootstrap;
+mod frontier;
+mod power_law;
+pub mod study;
+
+pub use bootstrap::{BootstrapOptions, Interval};
+pub use frontier::{PointSet, lower_hull, pareto_frontier};
+pub use power_law::{Exponent, FitError, FitOptions, Fitted, PowerLaw, fit_power_law};
+
+use serde::Serialize;
+
+/// A curve fitted to a point set, with bootstrap intervals for each of its three parameters.
+#[derive(Clone, Debug, Serialize)]
+pub struct CurveFit {
+    pub fitted: Fitted,
+    pub point_set: PointSet,
+    /// Indices (into the caller's points) of the points the curve was fitted to.
+    pub used: Vec<usize>,
+    pub k: Interval,
+    pub exponent: Interval,
+    pub c: Interval,
+    /// Resamples whose fit succeeded (of those asked for).
+    pub resamples: usize,
+}
+
+/// Fits a curve to the chosen subset of `points` (x, y), then refits on resampled runs for the
+/// intervals: each resample draws the runs with replacement and chooses its subset anew, so
+/// the intervals include the uncertainty of which runs form the frontier.
+pub fn fit_curve(
+    points: &[(f64, f64)],
+    point_set: PointSet,
+    options: FitOptions,
+    boot: &BootstrapOptions,
+) -> Result<CurveFit, FitError> {
+    let fit_subset = |points: &[(f64, f64)]| {
+        let used = point_set.select(points, options.sign);
+        let (x, y): (Vec<f64>, Vec<f64>) = used.iter().map(|&i| points[i]).unzip();
+        fit_power_law(&x, &y, options).map(|fitted| (fitted, used))
+    };
+    let (fitted, used) = fit_subset(points)?;
+    let draws = bootstrap::resample(points, boot, |sample| {
+        fit_subset(sample)
+            .ok()
+            .map(|(fit, _)| [fit.law.k, fit.law.exponent, fit.law.c])
+    });
+    let interval = |i: usize| Interval::percentile(draws.iter().map(|d| d[i]), boot.level);
+    Ok(CurveFit {
+        fitted,
+        point_set,
+        used,
+        k: interval(0),
+        exponent: interval(1),
+        c: interval(2),
+        resamples: draws.len(),
+    })
+}
