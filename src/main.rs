@@ -1,6 +1,7 @@
 //! The `plateau` command line: parses arguments and calls into the crates; nothing else.
 
 mod datasets;
+mod features;
 mod fit;
 mod params;
 mod report;
@@ -38,6 +39,8 @@ enum Command {
     Report(report::ReportArgs),
     /// Fit the saturation law (or size laws) to a sweep's results, with bootstrap intervals.
     Fit(fit::FitArgs),
+    /// Export the features, labels and few-shot draws a run's probe of one task used.
+    Features(features::FeaturesArgs),
     /// List, fetch and verify datasets.
     Datasets(datasets::DatasetsArgs),
 }
@@ -55,6 +58,7 @@ fn main() -> ExitCode {
         Command::Datasets(args) => datasets::run(&args),
         Command::Report(args) => report::run(&args),
         Command::Fit(args) => fit::run(&args),
+        Command::Features(args) => features::run(&args, cli.backend),
         Command::Sweep(args) => sweep::sweep(&args, cli.backend),
         Command::Train(args) => sweep::train(&args, cli.backend),
     };

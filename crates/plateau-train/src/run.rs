@@ -17,17 +17,16 @@ use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer, Optimizer, SgdC
 use burn::prelude::*;
 use plateau_data::ImageSet;
 use plateau_data::batch::{batch_tensors, epoch_order, epoch_rng};
-use plateau_data::split::few_shot_indices;
-use plateau_metrics::fewshot::{FeatureMatrix, ProbeConfig, few_shot_accuracy, mean_std};
 use plateau_metrics::results::{DownstreamResult, RunStatus, UpstreamResult};
 use plateau_models::Model;
 use serde::{Deserialize, Serialize};
 
 use crate::Backend;
 use crate::checkpoint::{self, TrainState};
-use crate::config::{Layers, OptimizerKind, TrainConfig};
+use crate::config::{OptimizerKind, TrainConfig};
 use crate::data::{DownstreamTask, Upstream};
 use crate::plan::PlannedRun;
+use crate::probe::probe_all;
 use crate::progress::{ProgressMode, RunProgress};
 use crate::schedule::learning_rate;
 
@@ -190,7 +189,7 @@ pub fn train(run: &PlannedRun, ctx: &RunContext) -> Result<RunSummary> {
         spec.train.eval_batch_size,
         &device,
     );
-    let downstream = probe_all(&eval_model, run, ctx.downstream, &device)?;
+    let downstream = probe_all(&eval_model, &run.spec, ctx.downstream, &device)?;
     let summary = RunSummary {
         status: RunStatus::Ok,
         error: None,
@@ -308,156 +307,4 @@ fn evaluate(model: &Model, set: &ImageSet, batch_size: usize, device: &Device) -
         correct as f64 / set.len().max(1) as f64,
         loss_sum / set.len().max(1) as f64,
     )
-}
-
-/// Pooled features of `indices` of `set`: `[pre_logits, layer 0, layer 1, …]`, each row-major.
-fn extract(
-    model: &Model,
-    set: &ImageSet,
-    indices: &[usize],
-    keep_layers: bool,
-    batch_size: usize,
-    device: &Device,
-) -> Vec<Vec<f32>> {
-    let mut out: Vec<Vec<f32>> = Vec::new();
-    for batch in indices.chunks(batch_size) {
-        let (images, _) = batch_tensors(set, batch, None, device);
-        let features = model.features(images, keep_layers);
-        let all = std::iter::once(features.pre_logits).chain(features.layers);
-        for (i, tensor) in all.enumerate() {
-            let values: Vec<f32> = tensor.into_data().iter::<f32>().collect();
-            match out.get_mut(i) {
-                Some(column) => column.extend(values),
-                None => out.push(values),
-            }
-        }
-    }
-    out
-}
-
-/// Few-shot probes of every downstream task at every asked layer, shot count and seed.
-fn probe_all(
-    model: &Model,
-    run: &PlannedRun,
-    tasks: &[DownstreamTask],
-    device: &Device,
-) -> Result<Vec<DownstreamResult>> {
-    let spec = &run.spec;
-    let layer_names = spec.model.layer_names();
-    let mut results = Vec::new();
-    for task in tasks {
-        let config = &task.config;
-        let classes = task.pool.num_classes();
-        // (name, relative depth, index in the extracted features)
-        let mut layers = vec![("pre_logits".to_string(), 1.0, 0usize)];
-        let wanted: Vec<String> = match &config.layers {
-            Layers::Named(_) => layer_names.clone(),
-            Layers::List(list) => list
-                .iter()
-                .filter(|l| *l != "pre_logits")
-                .cloned()
-                .collect(),
-        };
-        let keep_pre_logits = matches!(&config.layers, Layers::Named(_))
-            || matches!(&config.layers, Layers::List(l) if l.iter().any(|n| n == "pre_logits"));
-        for name in &wanted {
-            let position = layer_names
-                .iter()
-                .position(|n| n == name)
-                .with_context(|| {
-                    format!(
-                        "downstream `{}`: unknown layer `{name}`; this model has pre_logits, {}",
-                        config.task_name(),
-                        layer_names.join(", ")
-                    )
-                })?;
-            layers.push((
-                name.clone(),
-                (position + 1) as f64 / layer_names.len() as f64,
-                position + 1,
-            ));
-        }
-        if !keep_pre_logits {
-            layers.remove(0);
-        }
-        // Shot sets are nested, so the largest one per seed covers every shot count.
-        let max_shots = *config.shots.iter().max().expect("validated: shots");
-        let seeds: Vec<u64> = (0..config.seeds)
-            .map(|s| spec.data_seed.wrapping_add(s))
-            .collect();
-        let mut needed: Vec<usize> = Vec::new();
-        for &seed in &seeds {
-            needed.extend(few_shot_indices(
-                &task.pool.labels,
-                classes,
-                max_shots,
-                seed,
-            )?);
-        }
-        needed.sort_unstable();
-        needed.dedup();
-        let row_of: std::collections::HashMap<usize, usize> = needed
-            .iter()
-            .enumerate()
-            .map(|(row, &i)| (i, row))
-            .collect();
-        let keep_layers = !wanted.is_empty();
-        let pool_features = extract(
-            model,
-            &task.pool,
-            &needed,
-            keep_layers,
-            spec.train.eval_batch_size,
-            device,
-        );
-        let test_indices: Vec<usize> = (0..task.test.len()).collect();
-        let test_features = extract(
-            model,
-            &task.test,
-            &test_indices,
-            keep_layers,
-            spec.train.eval_batch_size,
-            device,
-        );
-        let pool_labels: Vec<u16> = needed.iter().map(|&i| task.pool.labels[i]).collect();
-        let probe = ProbeConfig {
-            l2_reg: config.l2_reg,
-            ..ProbeConfig::default()
-        };
-        for (name, relative_depth, column) in &layers {
-            let dim = pool_features[*column].len() / needed.len();
-            let pool = FeatureMatrix::new(&pool_features[*column], dim)?;
-            let test = FeatureMatrix::new(&test_features[*column], dim)?;
-            for &shots in &config.shots {
-                let mut accuracies = Vec::new();
-                for &seed in &seeds {
-                    let rows: Vec<usize> =
-                        few_shot_indices(&task.pool.labels, classes, shots, seed)?
-                            .iter()
-                            .map(|i| row_of[i])
-                            .collect();
-                    accuracies.push(few_shot_accuracy(
-                        pool,
-                        &pool_labels,
-                        test,
-                        &task.test.labels,
-                        classes,
-                        &rows,
-                        &probe,
-                    )?);
-                }
-                let (mean, std) = mean_std(&accuracies);
-                results.push(DownstreamResult {
-                    task: config.task_name().to_string(),
-                    shots,
-                    layer: name.clone(),
-                    relative_depth: *relative_depth,
-                    accuracy_mean: mean,
-                    accuracy_std: std,
-                    seeds: seeds.len(),
-                });
-            }
-        }
-    }
-    Ok(results)
 }

@@ -1,8 +1,9 @@
 //! The exported checkpoint is readable outside plateau: Python's `safetensors` package (PyPI)
 //! loads it, with readable names, the shapes of the model, and the values plateau trained.
 
+mod common;
+
 use std::path::Path;
-use std::process::Command;
 use std::sync::atomic::AtomicBool;
 
 use burn::store::{ModuleSnapshot, SafetensorsStore};
@@ -57,41 +58,8 @@ model = {{ family = "vit", patch_size = 4, width = 16, depth = 2, heads = 2, mlp
         .join(&rows[0].run_id)
         .join("model.safetensors");
 
-    // The README's test command sets up what it needs: the reader comes from PyPI.
-    let has_reader = Command::new("python3")
-        .args(["-c", "import safetensors.numpy"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !has_reader {
-        let install = Command::new("python3")
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "safetensors",
-                "numpy",
-            ])
-            .status()
-            .expect("python3 runs");
-        assert!(
-            install.success(),
-            "could not install Python's safetensors package from PyPI"
-        );
-    }
-    let output = Command::new("python3")
-        .arg("-c")
-        .arg(READ)
-        .arg(&file)
-        .output()
-        .expect("python3 runs");
-    assert!(
-        output.status.success(),
-        "python could not read the checkpoint (install with `python3 -m pip install safetensors numpy`): {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let tensors: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    common::ensure_python_safetensors();
+    let tensors = common::python_json(READ, &[&file]);
     assert_eq!(
         tensors["blocks.0.attn.qkv.weight"][0],
         serde_json::json!([16, 48]),

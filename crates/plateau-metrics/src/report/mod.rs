@@ -2,13 +2,14 @@
 //! what ran, upstream accuracy against size, downstream against upstream per task, and a table.
 
 mod plots;
+mod sections;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::results::{ResultRow, ResultsStore, RunStatus};
 use crate::selection::select_by_validation;
-use plots::{Series, scatter};
+use plots::{Kind, Series, scatter};
 
 /// Writes `report.html` for the sweep in `dir` (which holds `results.jsonl`); returns its path.
 pub fn write_report(dir: &Path) -> std::io::Result<PathBuf> {
@@ -85,29 +86,61 @@ pub fn render(name: &str, rows: &[ResultRow]) -> String {
     for row in &ok {
         families.entry(row.family.as_str()).or_default().push(row);
     }
-    html.push_str("<h2>Upstream accuracy against size</h2><div class=\"plots\">");
     let by_family = |f: &dyn Fn(&ResultRow) -> Option<(f64, f64)>| -> Vec<Series> {
         families
             .iter()
-            .map(|(family, rows)| Series {
-                name: family.to_string(),
-                points: rows.iter().filter_map(|r| f(r)).collect(),
+            .map(|(family, rows)| {
+                Series::points(*family, rows.iter().filter_map(|r| f(r)).collect())
             })
             .collect()
     };
     let up = |r: &ResultRow| r.upstream.as_ref().map(|u| u.test_accuracy);
+
+    html.push_str("<h2>Upstream accuracy against size and cost</h2>");
+    let cheapest = sections::cheapest_near_best(&ok, 0.01);
+    if let Some((cheap, best)) = &cheapest {
+        html.push_str(&format!(
+            "<p>Best upstream test accuracy {:.4} ({} {}, {} params). The cheapest run within 1 point of it \
+             (ringed): {} {} at {:.4}, {} params, {:.3} of the best run's training FLOPs.</p>",
+            up(best).unwrap_or(0.0),
+            best.family,
+            best.run_id,
+            best.params,
+            cheap.family,
+            cheap.run_id,
+            up(cheap).unwrap_or(0.0),
+            cheap.params,
+            cheap.train_flops / best.train_flops.max(1.0)
+        ));
+    }
+    let ring = |point: Option<(f64, f64)>| {
+        Series::points("cheapest within 1 pt", point.into_iter().collect()).with_kind(Kind::Rings)
+    };
+    html.push_str("<div class=\"plots\">");
+    let mut by_params = by_family(&|r| up(r).map(|a| (r.params as f64, a)));
+    by_params.push(ring(
+        cheapest
+            .as_ref()
+            .and_then(|(c, _)| Some((c.params as f64, up(c)?))),
+    ));
     html.push_str(&scatter(
         "Upstream test accuracy",
         "parameters",
         "accuracy",
-        &by_family(&|r| up(r).map(|a| (r.params as f64, a))),
+        &by_params,
         true,
+    ));
+    let mut by_flops = by_family(&|r| up(r).map(|a| (r.train_flops.max(1.0), a)));
+    by_flops.push(ring(
+        cheapest
+            .as_ref()
+            .and_then(|(c, _)| Some((c.train_flops.max(1.0), up(c)?))),
     ));
     html.push_str(&scatter(
         "Upstream test accuracy",
         "training FLOPs",
         "accuracy",
-        &by_family(&|r| up(r).map(|a| (r.train_flops.max(1.0), a))),
+        &by_flops,
         true,
     ));
     html.push_str("</div>");
@@ -116,29 +149,40 @@ pub fn render(name: &str, rows: &[ResultRow]) -> String {
         .iter()
         .flat_map(|r| r.downstream.iter().map(|d| d.task.as_str()))
         .collect();
+    let fits = sections::saturation_fits(rows);
     if !tasks.is_empty() {
-        html.push_str("<h2>Downstream few-shot accuracy against upstream accuracy</h2><p>Linear probes on pre-logit features; does downstream keep rising with upstream, or saturate?</p><div class=\"plots\">");
+        html.push_str("<h2>Downstream few-shot accuracy against upstream accuracy</h2><p>Linear probes on pre-logit features; does downstream keep rising with upstream, or saturate? The black curve is <code>e_DS = k·e_US^α + e_IR</code> fitted to the ringed frontier runs (errors = 1 − accuracy); <code>plateau fit</code> prints it with intervals.</p><div class=\"plots\">");
         for task in &tasks {
             for shots in shot_range(&ok) {
-                let series = by_family(&|r| {
+                let mut series = by_family(&|r| {
                     let d = r
                         .downstream
                         .iter()
                         .find(|d| d.task == *task && d.shots == shots && d.layer == "pre_logits")?;
                     Some((up(r)?, d.accuracy_mean))
                 });
-                if series.iter().any(|s| !s.points.is_empty()) {
-                    html.push_str(&scatter(
-                        &format!("{task}, {shots}-shot"),
-                        "upstream accuracy",
-                        "downstream accuracy",
-                        &series,
-                        false,
-                    ));
+                if series.iter().all(|s| s.points.is_empty()) {
+                    continue;
                 }
+                let mut title = format!("{task}, {shots}-shot");
+                if let Some(fit) = fits.iter().find(|f| {
+                    f.series.task.as_deref() == Some(*task) && f.series.shots == Some(shots)
+                }) {
+                    series.extend(sections::curve_and_frontier(fit));
+                    title.push_str(&format!(": e_IR = {:.3}", fit.fit.fitted.law.c));
+                }
+                html.push_str(&scatter(
+                    &title,
+                    "upstream accuracy",
+                    "downstream accuracy",
+                    &series,
+                    false,
+                ));
             }
         }
         html.push_str("</div>");
+        html.push_str(&sections::irreducible_error(&fits));
+        html.push_str(&sections::layer_wise(&families, &tasks));
     }
 
     html.push_str("<h2>Runs</h2><table><tr><th>run</th><th>family</th><th>axes</th><th>params</th><th>GFLOPs/img</th><th>status</th><th>upstream test</th><th>val</th>");
@@ -266,5 +310,52 @@ mod tests {
         assert!(html.contains("Hyper-parameters chosen on validation"));
         assert!(html.contains("<td>lr=0.01</td><td>0.7000</td><td>2</td>"));
         assert_eq!(html.matches("not chosen on validation").count(), 1);
+    }
+
+    #[test]
+    fn report_fits_the_saturation_law_and_shows_layers_and_the_cheapest_run() {
+        // Downstream follows e_DS = 0.8·e_US + 0.3 exactly; a block probe sits below pre-logits.
+        let rows: Vec<ResultRow> = (0..6)
+            .map(|i| {
+                let up = 0.5 + 0.08 * i as f64;
+                let down = 1.0 - (0.8 * (1.0 - up) + 0.3);
+                let mut r = row(&format!("r{i}"), "vit", 1000 * (i + 1) as u64, up, down);
+                let block = DownstreamResult {
+                    layer: "block00".into(),
+                    relative_depth: 0.5,
+                    accuracy_mean: down - 0.1,
+                    ..r.downstream[1].clone()
+                };
+                r.downstream.push(block);
+                r
+            })
+            .collect();
+        let html = render("fits", &rows);
+        assert!(
+            html.contains("Irreducible downstream error against shots"),
+            "{html}"
+        );
+        assert!(
+            html.contains("digits, 25-shot: e_IR = 0.300"),
+            "the fitted asymptote"
+        );
+        assert!(html.contains("Layer-wise probes") && html.contains("digits: probe by layer"));
+        // Best upstream 0.90 (r5); r4 at 0.82 is not within 1 point, so the best is the cheapest.
+        assert!(html.contains("The cheapest run within 1 point of it (ringed): vit r5"));
+    }
+
+    #[test]
+    fn cheapest_run_within_a_point_of_the_best() {
+        let rows = [
+            row("big", "vit", 4000, 0.900, 0.5),
+            row("mid", "vit", 2000, 0.895, 0.5),
+            row("small", "vit", 1000, 0.800, 0.5),
+        ];
+        let refs: Vec<&ResultRow> = rows.iter().collect();
+        let (cheap, best) = sections::cheapest_near_best(&refs, 0.01).unwrap();
+        assert_eq!(
+            (cheap.run_id.as_str(), best.run_id.as_str()),
+            ("mid", "big")
+        );
     }
 }

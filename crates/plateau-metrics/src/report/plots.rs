@@ -6,6 +6,33 @@ use plotters::prelude::*;
 pub struct Series {
     pub name: String,
     pub points: Vec<(f64, f64)>,
+    pub kind: Kind,
+}
+
+/// How a series is drawn.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Kind {
+    /// Filled markers (joined in x order on log-x plots).
+    #[default]
+    Points,
+    /// A fitted curve: a black line, no markers.
+    Curve,
+    /// Rings around points drawn by another series (frontier, cheapest model).
+    Rings,
+}
+
+impl Series {
+    pub fn points(name: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
+        Self {
+            name: name.into(),
+            points,
+            kind: Kind::Points,
+        }
+    }
+
+    pub fn with_kind(self, kind: Kind) -> Self {
+        Self { kind, ..self }
+    }
 }
 
 const COLOURS: [RGBColor; 6] = [
@@ -93,20 +120,46 @@ fn draw_series<'a, X, Y>(
     X: plotters::coord::ranged1d::Ranged<ValueType = f64>,
     Y: plotters::coord::ranged1d::Ranged<ValueType = f64>,
 {
-    for (i, s) in series.iter().enumerate() {
-        let colour = COLOURS[i % COLOURS.len()];
+    let mut colour_index = 0;
+    for s in series {
         let mut points = s.points.clone();
         points.sort_by(|a, b| a.0.total_cmp(&b.0));
-        if join {
-            let _ = chart.draw_series(LineSeries::new(points.clone(), colour.stroke_width(1)));
-        }
-        if let Ok(drawn) =
-            chart.draw_series(points.iter().map(|&p| Circle::new(p, 4, colour.filled())))
-        {
-            drawn
-                .label(s.name.clone())
-                .legend(move |(x, y)| Circle::new((x, y), 4, colour.filled()));
-        }
+        let drawn = match s.kind {
+            Kind::Points => {
+                let colour = COLOURS[colour_index % COLOURS.len()];
+                colour_index += 1;
+                if join {
+                    let _ =
+                        chart.draw_series(LineSeries::new(points.clone(), colour.stroke_width(1)));
+                }
+                chart
+                    .draw_series(points.iter().map(|&p| Circle::new(p, 4, colour.filled())))
+                    .map(|drawn| {
+                        drawn
+                            .label(s.name.clone())
+                            .legend(move |(x, y)| Circle::new((x, y), 4, colour.filled()));
+                    })
+            }
+            Kind::Curve => chart
+                .draw_series(LineSeries::new(points, BLACK.stroke_width(2)))
+                .map(|drawn| {
+                    drawn.label(s.name.clone()).legend(|(x, y)| {
+                        PathElement::new(vec![(x - 8, y), (x + 8, y)], BLACK.stroke_width(2))
+                    });
+                }),
+            Kind::Rings => chart
+                .draw_series(
+                    points
+                        .iter()
+                        .map(|&p| Circle::new(p, 7, BLACK.stroke_width(1))),
+                )
+                .map(|drawn| {
+                    drawn
+                        .label(s.name.clone())
+                        .legend(|(x, y)| Circle::new((x, y), 6, BLACK.stroke_width(1)));
+                }),
+        };
+        let _ = drawn;
     }
     let _ = chart
         .configure_series_labels()

@@ -1,0 +1,189 @@
+//! The report's analysis sections: saturation fits per task and shot count, the irreducible
+//! error against shots, layer-wise probes, and the cheapest run close to the best.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::escape;
+use super::plots::{Kind, Series, scatter};
+use crate::fit::study::{Query, SeriesFit, XAxis, fit_series, series_from_rows};
+use crate::fit::{BootstrapOptions, PointSet};
+use crate::results::ResultRow;
+
+/// Bootstrap resamples for the report's intervals (`plateau fit` defaults to more).
+const REPORT_RESAMPLES: usize = 200;
+
+/// The saturation law fitted to the frontier of every (task, shot count) of pre-logit probes;
+/// series that cannot be fitted (fewer than 3 frontier runs) are left out.
+pub fn saturation_fits(rows: &[ResultRow]) -> Vec<SeriesFit> {
+    let query = Query {
+        x: XAxis::UpstreamError,
+        point_set: PointSet::Frontier,
+        boot: BootstrapOptions {
+            resamples: REPORT_RESAMPLES,
+            ..BootstrapOptions::default()
+        },
+        ..Query::default()
+    };
+    let Ok(all) = series_from_rows(rows, &query) else {
+        return Vec::new();
+    };
+    all.into_iter()
+        .filter_map(|series| fit_series(vec![series], &query).ok()?.pop())
+        .collect()
+}
+
+/// The fitted curve (in accuracy space, over the measured upstream range and a little beyond)
+/// and rings on the frontier runs it was fitted to.
+pub fn curve_and_frontier(fit: &SeriesFit) -> [Series; 2] {
+    let law = fit.fit.fitted.law;
+    let (low, high) = fit
+        .series
+        .points
+        .iter()
+        .fold((f64::INFINITY, 0.0f64), |(a, b), p| {
+            (a.min(p.0), b.max(p.0))
+        });
+    let low = low * 0.7;
+    let curve = (0..=40)
+        .map(|i| low + (high - low) * i as f64 / 40.0)
+        .map(|e_us| (1.0 - e_us, 1.0 - law.predict(e_us)))
+        .filter(|(_, acc)| acc.is_finite() && (0.0..=1.0).contains(acc))
+        .collect();
+    let frontier = fit
+        .fit
+        .used
+        .iter()
+        .map(|&i| {
+            let (e_us, e_ds) = fit.series.points[i];
+            (1.0 - e_us, 1.0 - e_ds)
+        })
+        .collect();
+    [
+        Series::points("fit", curve).with_kind(Kind::Curve),
+        Series::points("frontier", frontier).with_kind(Kind::Rings),
+    ]
+}
+
+/// `e_IR` against shots per task (plot and table with intervals).
+pub fn irreducible_error(fits: &[SeriesFit]) -> String {
+    if fits.is_empty() {
+        return "<p>No saturation fit: each needs at least 3 runs on the frontier of a task \
+                and shot count.</p>"
+            .into();
+    }
+    let mut by_task: BTreeMap<&str, Vec<(f64, f64)>> = BTreeMap::new();
+    for fit in fits {
+        if let (Some(task), Some(shots)) = (&fit.series.task, fit.series.shots) {
+            by_task
+                .entry(task)
+                .or_default()
+                .push((shots as f64, fit.fit.fitted.law.c));
+        }
+    }
+    let series: Vec<Series> = by_task
+        .into_iter()
+        .map(|(task, points)| Series::points(task, points))
+        .collect();
+    let mut html = String::from(
+        "<h2>Irreducible downstream error against shots</h2><p>The fitted <code>e_IR</code>: \
+         the downstream error no upstream accuracy removes, per task and shot count, with 95% \
+         bootstrap intervals over runs.</p><div class=\"plots\">",
+    );
+    html.push_str(&scatter(
+        "Fitted e_IR",
+        "shots per class",
+        "e_IR",
+        &series,
+        true,
+    ));
+    html.push_str("</div><table><tr><th>task</th><th>shots</th><th>frontier runs</th><th>k</th><th>α</th><th>e_IR</th><th>95% interval of e_IR</th><th>rms log residual</th></tr>");
+    for fit in fits {
+        let law = fit.fit.fitted.law;
+        html.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}/{}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>[{:.3}, {:.3}]</td><td>{:.3}</td></tr>",
+            escape(fit.series.task.as_deref().unwrap_or("")),
+            fit.series.shots.unwrap_or(0),
+            fit.fit.used.len(),
+            fit.series.points.len(),
+            law.k,
+            law.exponent,
+            law.c,
+            fit.fit.c.low,
+            fit.fit.c.high,
+            fit.fit.fitted.rms_log_residual
+        ));
+    }
+    html.push_str("</table>");
+    html
+}
+
+/// Probe accuracy against relative depth, per task at its largest shot count, for the best
+/// run (upstream) of each family; empty when only pre-logits were probed.
+pub fn layer_wise(families: &BTreeMap<&str, Vec<&ResultRow>>, tasks: &BTreeSet<&str>) -> String {
+    let mut plots = String::new();
+    for task in tasks {
+        let mut series = Vec::new();
+        for (family, rows) in families {
+            let best = rows.iter().max_by(|a, b| {
+                let acc = |r: &ResultRow| r.upstream.as_ref().map_or(0.0, |u| u.test_accuracy);
+                acc(a).total_cmp(&acc(b))
+            });
+            let Some(best) = best else { continue };
+            let Some(shots) = best
+                .downstream
+                .iter()
+                .filter(|d| d.task == *task)
+                .map(|d| d.shots)
+                .max()
+            else {
+                continue;
+            };
+            let points: Vec<(f64, f64)> = best
+                .downstream
+                .iter()
+                .filter(|d| d.task == *task && d.shots == shots)
+                .map(|d| (d.relative_depth, d.accuracy_mean))
+                .collect();
+            if points.len() > 1 {
+                series.push(Series::points(
+                    format!("{family} {} ({shots}-shot)", best.params),
+                    points,
+                ));
+            }
+        }
+        if !series.is_empty() {
+            plots.push_str(&scatter(
+                &format!("{task}: probe by layer"),
+                "relative depth",
+                "few-shot accuracy",
+                &series,
+                false,
+            ));
+        }
+    }
+    match plots.is_empty() {
+        true => String::new(),
+        false => format!(
+            "<h2>Layer-wise probes</h2><p>The same probe on the pooled output of each stage or \
+             block of each family's best run: where in the network the transferable features \
+             are.</p><div class=\"plots\">{plots}</div>"
+        ),
+    }
+}
+
+/// The run with the fewest training FLOPs whose upstream test accuracy is within `margin` of
+/// the best, and the best run.
+pub fn cheapest_near_best<'a>(
+    rows: &[&'a ResultRow],
+    margin: f64,
+) -> Option<(&'a ResultRow, &'a ResultRow)> {
+    let acc = |r: &ResultRow| r.upstream.as_ref().map(|u| u.test_accuracy);
+    let finished: Vec<(&'a ResultRow, f64)> =
+        rows.iter().filter_map(|r| Some((*r, acc(r)?))).collect();
+    let (best, best_accuracy) = *finished.iter().max_by(|a, b| a.1.total_cmp(&b.1))?;
+    let (cheapest, _) = *finished
+        .iter()
+        .filter(|(_, a)| *a >= best_accuracy - margin)
+        .min_by(|a, b| a.0.train_flops.total_cmp(&b.0.train_flops))?;
+    Some((cheapest, best))
+}

@@ -1,0 +1,47 @@
+//! Helpers shared by the tests that read plateau's files from Python.
+
+use std::process::Command;
+
+/// The README's test command sets up what it needs: Python's `safetensors` and `numpy` come
+/// from PyPI when missing.
+pub fn ensure_python_safetensors() {
+    let has_reader = Command::new("python3")
+        .args(["-c", "import safetensors.numpy"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if has_reader {
+        return;
+    }
+    let install = Command::new("python3")
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "safetensors",
+            "numpy",
+        ])
+        .status()
+        .expect("python3 runs");
+    assert!(
+        install.success(),
+        "could not install Python's safetensors package from PyPI"
+    );
+}
+
+/// Runs a Python script with arguments; returns its stdout parsed as JSON.
+pub fn python_json(script: &str, args: &[&std::path::Path]) -> serde_json::Value {
+    let output = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        output.status.success(),
+        "python failed (install with `python3 -m pip install safetensors numpy`): {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
