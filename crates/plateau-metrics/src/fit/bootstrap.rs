@@ -36,10 +36,7 @@ impl Interval {
     pub fn percentile(values: impl Iterator<Item = f64>, level: f64) -> Self {
         let mut sorted: Vec<f64> = values.filter(|v| v.is_finite()).collect();
         if sorted.len() < 2 {
-            return Self {
-                low: f64::NAN,
-                high: f64::NAN,
-            };
+            return Self::unknown();
         }
         sorted.sort_by(f64::total_cmp);
         let quantile = |q: f64| {
@@ -52,6 +49,14 @@ impl Interval {
         Self {
             low: quantile(tail),
             high: quantile(1.0 - tail),
+        }
+    }
+
+    /// Bounds that could not be estimated.
+    pub fn unknown() -> Self {
+        Self {
+            low: f64::NAN,
+            high: f64::NAN,
         }
     }
 

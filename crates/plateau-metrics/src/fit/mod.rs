@@ -47,7 +47,13 @@ pub fn fit_curve(
             .ok()
             .map(|(fit, _)| [fit.law.k, fit.law.exponent, fit.law.c])
     });
-    let interval = |i: usize| Interval::percentile(draws.iter().map(|d| d[i]), boot.level);
+    // Too few successful refits (e.g. 3 runs: most resamples repeat a run and cannot be
+    // fitted) leave the intervals unknown (NaN) rather than falsely narrow.
+    let enough = draws.len() >= (boot.resamples / 2).max(2);
+    let interval = |i: usize| match enough {
+        true => Interval::percentile(draws.iter().map(|d| d[i]), boot.level),
+        false => Interval::unknown(),
+    };
     Ok(CurveFit {
         fitted,
         point_set,
@@ -57,4 +63,26 @@ pub fn fit_curve(
         c: interval(2),
         resamples: draws.len(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn three_runs_fit_but_give_no_interval() {
+        // Three parameters through three points: the fit is exact, and almost every resample
+        // repeats a run, so there is nothing to estimate an interval from.
+        let points = [(1e4, 0.5), (1e5, 0.3), (1e6, 0.22)];
+        let boot = BootstrapOptions::default();
+        let fit = fit_curve(
+            &points,
+            PointSet::All,
+            FitOptions::new(Exponent::Negative),
+            &boot,
+        )
+        .unwrap();
+        assert!(fit.fitted.rms_log_residual < 1e-3, "{:?}", fit.fitted);
+        assert!(fit.k.low.is_nan() && fit.exponent.high.is_nan() && fit.c.low.is_nan());
+    }
 }

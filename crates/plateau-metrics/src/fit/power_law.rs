@@ -4,7 +4,7 @@
 //!
 //! The fit minimises a Huber loss of log residuals, `log y − log ŷ`, so every point counts by its
 //! relative error and one bad run does not drag the curve. Bounds hold by construction: the
-//! optimiser moves `(ln k, ln |p|, logit(c / c_max))`, never `(k, p, c)` themselves. Nelder–Mead
+//! optimiser moves `(ln k, logit(|p| / p_max), logit(c / c_max))`, never `(k, p, c)` themselves. Nelder–Mead
 //! (argmin) starts from a small grid of exponents and offsets, and the best end point wins, since
 //! the loss surface of a power law plus a constant has more than one valley.
 
@@ -52,6 +52,9 @@ pub struct FitOptions {
     pub sign: Exponent,
     /// The offset c lies in `[0, c_max)`; 1 for errors.
     pub c_max: f64,
+    /// The exponent's magnitude lies in `(0, max_exponent)`: with few runs an unbounded exponent
+    /// can run off to α ≈ 100 with k ≈ 10⁸⁰, which fits no better and means nothing.
+    pub max_exponent: f64,
     /// Huber threshold on log residuals (0.05 ≈ 5 % relative error); below it the loss is squared.
     pub huber_delta: f64,
     /// Nelder–Mead iterations per start.
@@ -63,6 +66,7 @@ impl FitOptions {
         Self {
             sign,
             c_max: 1.0,
+            max_exponent: 10.0,
             huber_delta: 0.05,
             max_iters: 2000,
         }
@@ -72,7 +76,7 @@ impl FitOptions {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum FitError {
     #[error(
-        "a fit needs at least 3 points with positive, finite x and y; got {0} (widen the point set with --points all, or train more sizes)"
+        "a fit needs points at 3 or more different x, with positive, finite x and y; got {0} (widen the point set with --points all, or train more sizes)"
     )]
     TooFewPoints(usize),
     #[error("the optimiser failed: {0}")]
@@ -114,9 +118,10 @@ fn huber(r: f64, delta: f64) -> f64 {
 
 impl Problem<'_> {
     fn decode(&self, theta: &[f64]) -> (f64, f64, f64) {
+        let magnitude = sigmoid(theta[1]) * self.options.max_exponent;
         let p = match self.options.sign {
-            Exponent::Positive => theta[1].exp(),
-            Exponent::Negative => -theta[1].exp(),
+            Exponent::Positive => magnitude,
+            Exponent::Negative => -magnitude,
         };
         (theta[0].exp(), p, sigmoid(theta[2]) * self.options.c_max)
     }
@@ -157,8 +162,12 @@ pub fn fit_power_law(x: &[f64], y: &[f64], options: FitOptions) -> Result<Fitted
         .filter(|(x, y)| x.is_finite() && y.is_finite() && **x > 0.0 && **y > 0.0)
         .map(|(x, y)| (*x, *y))
         .unzip();
-    if x.len() < 3 {
-        return Err(FitError::TooFewPoints(x.len()));
+    // Three parameters need three different x (bootstrap resamples repeat points).
+    let mut distinct = x.clone();
+    distinct.sort_by(f64::total_cmp);
+    distinct.dedup();
+    if distinct.len() < 3 {
+        return Err(FitError::TooFewPoints(distinct.len()));
     }
     let scale = (x.iter().map(|v| v.ln()).sum::<f64>() / x.len() as f64).exp();
     let scaled: Vec<f64> = x.iter().map(|v| v / scale).collect();
@@ -185,7 +194,11 @@ pub fn fit_power_law(x: &[f64], y: &[f64], options: FitOptions) -> Result<Fitted
                 .collect();
             ratios.sort_by(f64::total_cmp);
             let k = ratios[ratios.len() / 2];
-            let start = vec![k.ln(), exponent.ln(), logit(c / options.c_max)];
+            let start = vec![
+                k.ln(),
+                logit(exponent / options.max_exponent),
+                logit(c / options.c_max),
+            ];
             let simplex = (0..=start.len())
                 .map(|i| {
                     let mut vertex = start.clone();

@@ -416,8 +416,10 @@ pub fn fits_table(fits: &[SeriesFit]) -> String {
         "{:<28} {:>7}  {:<26} {:<26} {:<26} {:>8}\n",
         "series", "points", k, exponent, c, "rms log"
     ));
-    let cell =
-        |value: f64, i: &super::Interval| format!("{value:.4} [{:.4}, {:.4}]", i.low, i.high);
+    let cell = |value: f64, i: &super::Interval| match i.low.is_nan() {
+        true => format!("{} [n/a]", number(value)),
+        false => format!("{} [{}, {}]", number(value), number(i.low), number(i.high)),
+    };
     for fit in fits {
         let law = &fit.fit.fitted.law;
         out.push_str(&format!(
@@ -431,4 +433,12 @@ pub fn fits_table(fits: &[SeriesFit]) -> String {
         ));
     }
     out
+}
+
+/// Four decimals, or scientific notation for values too large or small to read that way.
+fn number(value: f64) -> String {
+    match value.abs() {
+        v if v != 0.0 && !(1e-3..1e4).contains(&v) => format!("{value:.3e}"),
+        _ => format!("{value:.4}"),
+    }
 }
