@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::results::{ResultRow, ResultsStore, RunStatus};
 use crate::selection::select_by_validation;
-use plots::{Kind, Series, scatter};
+use plots::{Axis, Kind, Series, scatter};
 
 /// Writes `report.html` for the sweep in `dir` (which holds `results.jsonl`); returns its path.
 pub fn write_report(dir: &Path) -> std::io::Result<PathBuf> {
@@ -128,7 +128,8 @@ pub fn render(name: &str, rows: &[ResultRow]) -> String {
         "parameters",
         "accuracy",
         &by_params,
-        true,
+        Axis::Log,
+        Axis::Unit,
     ));
     let mut by_flops = by_family(&|r| up(r).map(|a| (r.train_flops.max(1.0), a)));
     by_flops.push(ring(
@@ -141,7 +142,8 @@ pub fn render(name: &str, rows: &[ResultRow]) -> String {
         "training FLOPs",
         "accuracy",
         &by_flops,
-        true,
+        Axis::Log,
+        Axis::Unit,
     ));
     html.push_str("</div>");
 
@@ -176,14 +178,23 @@ pub fn render(name: &str, rows: &[ResultRow]) -> String {
                     "upstream accuracy",
                     "downstream accuracy",
                     &series,
-                    false,
+                    Axis::Unit,
+                    Axis::Unit,
                 ));
             }
         }
         html.push_str("</div>");
         html.push_str(&sections::irreducible_error(&fits));
+        html.push_str(&sections::downstream_against_size(&families, &tasks));
         html.push_str(&sections::layer_wise(&families, &tasks));
     }
+    html.push_str(&sections::against_axis(
+        &ok,
+        "train_examples",
+        "training examples",
+    ));
+    html.push_str(&sections::against_axis(&ok, "epochs", "epochs"));
+    html.push_str(&sections::head_weight_decay(rows));
 
     html.push_str("<h2>Runs</h2><table><tr><th>run</th><th>family</th><th>axes</th><th>params</th><th>GFLOPs/img</th><th>status</th><th>upstream test</th><th>val</th>");
     let columns: Vec<(String, usize)> = tasks
@@ -288,8 +299,8 @@ mod tests {
         let html = render("quick", &rows);
         assert_eq!(
             html.matches("<svg").count(),
-            4,
-            "2 upstream plots + digits at 1 and 25 shots"
+            5,
+            "2 upstream plots + digits at 1 and 25 shots + digits against size"
         );
         assert!(html.contains("digits 25-shot") && html.contains("0.550 ± 0.010"));
         assert!(html.contains("3 runs: 2 ok, 0 diverged, 1 failed"));
@@ -331,10 +342,8 @@ mod tests {
             })
             .collect();
         let html = render("fits", &rows);
-        assert!(
-            html.contains("Irreducible downstream error against shots"),
-            "{html}"
-        );
+        assert!(html.contains("Saturation parameters against shots"));
+        assert!(html.contains("Fitted e_IR") && html.contains("Fitted α"));
         assert!(
             html.contains("digits, 25-shot: e_IR = 0.300"),
             "the fitted asymptote"
@@ -357,5 +366,26 @@ mod tests {
             (cheap.run_id.as_str(), best.run_id.as_str()),
             ("mid", "big")
         );
+    }
+
+    #[test]
+    fn a_head_weight_decay_sweep_shows_its_trade_off() {
+        let with_decay = |id: &str, decay: f64, up: f64, down: f64| {
+            let mut r = row(id, "resnet", 1000, up, down);
+            r.config
+                .insert("head_weight_decay".into(), serde_json::json!(decay));
+            r
+        };
+        let rows = vec![
+            with_decay("a", 0.0, 0.80, 0.50),
+            with_decay("b", 1.0, 0.78, 0.56),
+            with_decay("c", 3.0, 0.74, 0.60),
+        ];
+        let html = render("head", &rows);
+        assert!(html.contains("Head weight decay: the upstream–downstream trade-off"));
+        assert!(html.contains("Accuracy against head weight decay"));
+        // Without the axis there is no such section.
+        let plain = render("plain", &[row("a", "resnet", 1000, 0.8, 0.5)]);
+        assert!(!plain.contains("Head weight decay"));
     }
 }

@@ -44,41 +44,63 @@ const COLOURS: [RGBColor; 6] = [
     RGBColor(140, 86, 75),
 ];
 
-/// A scatter plot; with `log_x` (size axes) each series' points are joined in x order.
+/// How an axis is scaled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Axis {
+    /// Logarithmic (sizes, FLOPs, shots); only for x.
+    Log,
+    /// Linear and clipped to [0, 1] (accuracies, errors).
+    Unit,
+    /// Linear over the data.
+    Linear,
+}
+
+/// The padded range of `values` on `axis`.
+fn range(values: impl Iterator<Item = f64>, axis: Axis) -> (f64, f64) {
+    let (low, high) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+        (a.min(v), b.max(v))
+    });
+    let (low, high) = match low.is_finite() {
+        true => (low, high),
+        false => (0.0, 1.0),
+    };
+    let pad = ((high - low) * 0.08).max(match axis {
+        Axis::Unit => 0.01,
+        _ => 1e-3 * high.abs().max(1e-9),
+    });
+    match axis {
+        Axis::Log => (low / 1.5, high * 1.5),
+        Axis::Unit => ((low - pad).max(0.0), (high + pad).min(1.0)),
+        Axis::Linear if low >= 0.0 => ((low - pad).max(0.0), high + pad),
+        Axis::Linear => (low - pad, high + pad),
+    }
+}
+
+/// A scatter plot; on log and linear x axes each series' points are joined in x order.
 pub fn scatter(
     title: &str,
     x_label: &str,
     y_label: &str,
     series: &[Series],
-    log_x: bool,
+    x: Axis,
+    y: Axis,
 ) -> String {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (560, 380)).into_drawing_area();
         let _ = root.fill(&WHITE);
         let points = || series.iter().flat_map(|s| s.points.iter().copied());
-        let (mut x0, mut x1) = points()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), (x, _)| {
-                (a.min(x), b.max(x))
-            });
-        let (mut y0, mut y1) = points()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), (_, y)| {
-                (a.min(y), b.max(y))
-            });
-        if !x0.is_finite() {
-            (x0, x1, y0, y1) = (1.0, 10.0, 0.0, 1.0);
-        }
-        let pad_y = ((y1 - y0) * 0.08).max(0.01);
-        let (y0, y1) = ((y0 - pad_y).max(0.0), (y1 + pad_y).min(1.0));
+        let (x0, x1) = range(points().map(|p| p.0), x);
+        let (y0, y1) = range(points().map(|p| p.1), y);
         let mut builder = ChartBuilder::on(&root);
         builder
             .caption(title, ("sans-serif", 18))
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(52);
+        let join = x != Axis::Unit;
         // A chart that cannot be laid out (no data) leaves the page blank, not the report broken.
-        let _ = if log_x {
-            let (x0, x1) = (x0 / 1.5, x1 * 1.5);
+        let _ = if x == Axis::Log {
             builder
                 .build_cartesian_2d((x0..x1).log_scale(), y0..y1)
                 .map(|mut chart| {
@@ -90,21 +112,18 @@ pub fn scatter(
                         .y_desc(y_label)
                         .x_label_formatter(&|v| short(*v))
                         .draw();
-                    draw_series(&mut chart, series, true);
+                    draw_series(&mut chart, series, join);
                 })
         } else {
-            let pad_x = ((x1 - x0) * 0.08).max(0.01);
-            builder
-                .build_cartesian_2d((x0 - pad_x).max(0.0)..(x1 + pad_x).min(1.0), y0..y1)
-                .map(|mut chart| {
-                    let _ = chart
-                        .configure_mesh()
-                        .light_line_style(WHITE)
-                        .x_desc(x_label)
-                        .y_desc(y_label)
-                        .draw();
-                    draw_series(&mut chart, series, false);
-                })
+            builder.build_cartesian_2d(x0..x1, y0..y1).map(|mut chart| {
+                let _ = chart
+                    .configure_mesh()
+                    .light_line_style(WHITE)
+                    .x_desc(x_label)
+                    .y_desc(y_label)
+                    .draw();
+                draw_series(&mut chart, series, join);
+            })
         };
         let _ = root.present();
     }
@@ -175,6 +194,7 @@ fn short(v: f64) -> String {
         v if v >= 1e9 => format!("{:.1}G", v / 1e9),
         v if v >= 1e6 => format!("{:.1}M", v / 1e6),
         v if v >= 1e3 => format!("{:.0}k", v / 1e3),
-        v => format!("{v:.0}"),
+        v if v >= 1.0 => format!("{v:.0}"),
+        v => format!("{v:.2}"),
     }
 }

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::escape;
-use super::plots::{Kind, Series, scatter};
+use super::plots::{Axis, Kind, Series, scatter};
 use crate::fit::study::{Query, SeriesFit, XAxis, fit_series, series_from_rows};
 use crate::fit::{BootstrapOptions, PointSet};
 use crate::results::ResultRow;
@@ -71,30 +71,50 @@ pub fn irreducible_error(fits: &[SeriesFit]) -> String {
                 and shot count.</p>"
             .into();
     }
-    let mut by_task: BTreeMap<&str, Vec<(f64, f64)>> = BTreeMap::new();
-    for fit in fits {
-        if let (Some(task), Some(shots)) = (&fit.series.task, fit.series.shots) {
-            by_task
-                .entry(task)
-                .or_default()
-                .push((shots as f64, fit.fit.fitted.law.c));
+    let per_task = |value: &dyn Fn(&SeriesFit) -> f64| -> Vec<Series> {
+        let mut by_task: BTreeMap<&str, Vec<(f64, f64)>> = BTreeMap::new();
+        for fit in fits {
+            if let (Some(task), Some(shots)) = (&fit.series.task, fit.series.shots) {
+                by_task
+                    .entry(task)
+                    .or_default()
+                    .push((shots as f64, value(fit)));
+            }
         }
-    }
-    let series: Vec<Series> = by_task
-        .into_iter()
-        .map(|(task, points)| Series::points(task, points))
-        .collect();
+        by_task
+            .into_iter()
+            .map(|(task, points)| Series::points(task, points))
+            .collect()
+    };
     let mut html = String::from(
-        "<h2>Irreducible downstream error against shots</h2><p>The fitted <code>e_IR</code>: \
-         the downstream error no upstream accuracy removes, per task and shot count, with 95% \
-         bootstrap intervals over runs.</p><div class=\"plots\">",
+        "<h2>Saturation parameters against shots</h2><p>The fitted <code>e_IR</code>: \
+         the downstream error no upstream accuracy removes, per task and shot count, and the \
+         curve's scale k and exponent α; 95% bootstrap intervals over runs in the table.</p>\
+         <div class=\"plots\">",
     );
     html.push_str(&scatter(
         "Fitted e_IR",
         "shots per class",
         "e_IR",
-        &series,
-        true,
+        &per_task(&|f| f.fit.fitted.law.c),
+        Axis::Log,
+        Axis::Unit,
+    ));
+    html.push_str(&scatter(
+        "Fitted k",
+        "shots per class",
+        "k",
+        &per_task(&|f| f.fit.fitted.law.k),
+        Axis::Log,
+        Axis::Linear,
+    ));
+    html.push_str(&scatter(
+        "Fitted α",
+        "shots per class",
+        "α",
+        &per_task(&|f| f.fit.fitted.law.exponent),
+        Axis::Log,
+        Axis::Linear,
     ));
     html.push_str("</div><table><tr><th>task</th><th>shots</th><th>frontier runs</th><th>k</th><th>α</th><th>e_IR</th><th>95% interval of e_IR</th><th>rms log residual</th></tr>");
     for fit in fits {
@@ -157,7 +177,8 @@ pub fn layer_wise(families: &BTreeMap<&str, Vec<&ResultRow>>, tasks: &BTreeSet<&
                 "relative depth",
                 "few-shot accuracy",
                 &series,
-                false,
+                Axis::Unit,
+                Axis::Unit,
             ));
         }
     }
@@ -186,4 +207,164 @@ pub fn cheapest_near_best<'a>(
         .filter(|(_, a)| *a >= best_accuracy - margin)
         .min_by(|a, b| a.0.train_flops.total_cmp(&b.0.train_flops))?;
     Some((cheapest, best))
+}
+
+/// Downstream accuracy against parameters, per task at its largest shot count, per family.
+pub fn downstream_against_size(
+    families: &BTreeMap<&str, Vec<&ResultRow>>,
+    tasks: &BTreeSet<&str>,
+) -> String {
+    let mut plots = String::new();
+    for task in tasks {
+        let shots = families
+            .values()
+            .flatten()
+            .flat_map(|r| r.downstream.iter().filter(|d| d.task == *task))
+            .map(|d| d.shots)
+            .max();
+        let Some(shots) = shots else { continue };
+        let series: Vec<Series> = families
+            .iter()
+            .map(|(family, rows)| {
+                let points = rows
+                    .iter()
+                    .filter_map(|r| {
+                        let d = r.downstream.iter().find(|d| {
+                            d.task == *task && d.shots == shots && d.layer == "pre_logits"
+                        })?;
+                        Some((r.params as f64, d.accuracy_mean))
+                    })
+                    .collect();
+                Series::points(*family, points)
+            })
+            .collect();
+        plots.push_str(&scatter(
+            &format!("{task}, {shots}-shot"),
+            "parameters",
+            "downstream accuracy",
+            &series,
+            Axis::Log,
+            Axis::Unit,
+        ));
+    }
+    match plots.is_empty() {
+        true => String::new(),
+        false => {
+            format!("<h2>Downstream accuracy against size</h2><div class=\"plots\">{plots}</div>")
+        }
+    }
+}
+
+/// Upstream and downstream accuracy against a swept axis (`train_examples`, `epochs`), when the
+/// sweep varies it: one curve per family and model size.
+pub fn against_axis(rows: &[&ResultRow], axis: &str, label: &str) -> String {
+    let values: BTreeSet<String> = rows
+        .iter()
+        .filter_map(|r| r.config.get(axis).map(|v| v.to_string()))
+        .collect();
+    if values.len() < 2 {
+        return String::new();
+    }
+    // One curve per model: its family and every other axis except seeds.
+    let mut curves: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
+    for row in rows {
+        let (Some(x), Some(up)) = (
+            row.config.get(axis).and_then(|v| v.as_f64()),
+            row.upstream.as_ref(),
+        ) else {
+            continue;
+        };
+        let others: Vec<String> = row
+            .config
+            .iter()
+            .filter(|(k, _)| *k != axis && *k != "seed")
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        curves
+            .entry(format!("{} {}", row.family, others.join(" ")))
+            .or_default()
+            .push((x, up.test_accuracy));
+    }
+    let series: Vec<Series> = curves
+        .into_iter()
+        .map(|(name, points)| Series::points(name.trim(), points))
+        .collect();
+    format!(
+        "<h2>Upstream accuracy against {label}</h2><div class=\"plots\">{}</div>",
+        scatter(
+            &format!("Upstream test accuracy against {label}"),
+            label,
+            "accuracy",
+            &series,
+            Axis::Log,
+            Axis::Unit
+        )
+    )
+}
+
+/// The paper's head weight-decay finding: when the sweep varies `head_weight_decay`, upstream
+/// and downstream accuracy against it (every run, not only those chosen on validation).
+pub fn head_weight_decay(rows: &[ResultRow]) -> String {
+    let finished: Vec<&ResultRow> = rows
+        .iter()
+        .filter(|r| r.upstream.is_some() && r.config.contains_key("head_weight_decay"))
+        .collect();
+    let decays: BTreeSet<String> = finished
+        .iter()
+        .map(|r| r.config["head_weight_decay"].to_string())
+        .collect();
+    if decays.len() < 2 {
+        return String::new();
+    }
+    let decay = |r: &ResultRow| r.config["head_weight_decay"].as_f64().unwrap_or(0.0);
+    let mut series = vec![Series::points(
+        "upstream",
+        finished
+            .iter()
+            .map(|r| {
+                (
+                    decay(r),
+                    r.upstream.as_ref().map_or(0.0, |u| u.test_accuracy),
+                )
+            })
+            .collect(),
+    )];
+    let pairs: BTreeSet<(String, usize)> = finished
+        .iter()
+        .flat_map(|r| r.downstream.iter())
+        .filter(|d| d.layer == "pre_logits")
+        .map(|d| (d.task.clone(), d.shots))
+        .collect();
+    let largest: BTreeMap<&str, usize> = pairs
+        .iter()
+        .map(|(task, shots)| (task.as_str(), *shots))
+        .collect();
+    for (task, shots) in largest {
+        series.push(Series::points(
+            format!("{task} {shots}-shot"),
+            finished
+                .iter()
+                .filter_map(|r| {
+                    let d = r
+                        .downstream
+                        .iter()
+                        .find(|d| d.task == task && d.shots == shots && d.layer == "pre_logits")?;
+                    Some((decay(r), d.accuracy_mean))
+                })
+                .collect(),
+        ));
+    }
+    format!(
+        "<h2>Head weight decay: the upstream–downstream trade-off</h2><p>A larger weight decay \
+         on the upstream head can lower upstream accuracy and raise downstream accuracy.</p>\
+         <div class=\"plots\">{}</div>",
+        scatter(
+            "Accuracy against head weight decay",
+            "head weight decay",
+            "accuracy",
+            &series,
+            Axis::Linear,
+            Axis::Unit
+        )
+    )
 }
