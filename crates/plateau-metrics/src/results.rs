@@ -25,11 +25,15 @@ pub struct UpstreamResult {
     pub test_loss: f64,
 }
 
+/// The `layer` of a downstream result measured by fine-tuning the whole model rather than by a
+/// linear probe (its `shots` is the number of training examples per class).
+pub const FINETUNE_LAYER: &str = "finetune";
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DownstreamResult {
     pub task: String,
     pub shots: usize,
-    /// `pre_logits`, or a stage/block name (`stage2`, `block05`).
+    /// `pre_logits`, a stage/block name (`stage2`, `block05`), or [`FINETUNE_LAYER`].
     pub layer: String,
     /// Depth of the layer as a fraction of the model's (pre-logits: 1).
     pub relative_depth: f64,

@@ -212,6 +212,28 @@ impl Model {
             Model::Mixer(model) => model.head(pre_logits),
         }
     }
+
+    /// The same body with a freshly initialised head for `num_classes` classes: the start of a
+    /// fine-tune on another task.
+    pub fn with_new_head(self, num_classes: usize, device: &Device) -> Self {
+        let fresh = |head: &burn::nn::Linear| {
+            burn::nn::LinearConfig::new(head.weight.dims()[0], num_classes).init(device)
+        };
+        match self {
+            Model::Resnet(mut model) => {
+                model.head = fresh(&model.head);
+                Model::Resnet(model)
+            }
+            Model::Vit(mut model) => {
+                model.head = fresh(&model.head);
+                Model::Vit(model)
+            }
+            Model::Mixer(mut model) => {
+                model.head = fresh(&model.head);
+                Model::Mixer(model)
+            }
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]

@@ -184,6 +184,35 @@ pub struct DownstreamConfig {
     /// Probe accuracy on at most this many test examples (stratified); default all.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_examples: Option<usize>,
+    /// A second protocol: a short full fine-tune on the task's train split (off by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finetune: Option<FinetuneConfig>,
+}
+
+/// A short fine-tune of the whole model, with a new head, on a downstream task (BiT-HyperRule
+/// style: SGD with momentum 0.9, warm-up then cosine decay).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FinetuneConfig {
+    #[serde(default = "default_finetune_steps")]
+    pub steps: usize,
+    #[serde(default = "default_finetune_lr")]
+    pub lr: f64,
+    #[serde(default = "default_finetune_batch_size")]
+    pub batch_size: usize,
+    /// Fine-tune on this many examples per class of the train split (default: all of it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub examples_per_class: Option<usize>,
+}
+
+fn default_finetune_steps() -> usize {
+    100
+}
+fn default_finetune_lr() -> f64 {
+    0.003
+}
+fn default_finetune_batch_size() -> usize {
+    64
 }
 
 fn default_shots() -> Vec<usize> {
@@ -347,6 +376,24 @@ impl SweepConfig {
                     &format!("downstream[{i}].seeds"),
                     "must be at least 1".into(),
                 ));
+            }
+            if let Some(finetune) = &task.finetune {
+                let field = |name: &str| format!("downstream[{i}].finetune.{name}");
+                if finetune.steps == 0 || finetune.batch_size == 0 {
+                    return Err(invalid(
+                        &field("steps"),
+                        "steps and batch_size must be at least 1".into(),
+                    ));
+                }
+                if !(finetune.lr.is_finite() && finetune.lr > 0.0) {
+                    return Err(invalid(&field("lr"), "must be a positive number".into()));
+                }
+                if finetune.examples_per_class == Some(0) {
+                    return Err(invalid(
+                        &field("examples_per_class"),
+                        "must be at least 1 (or left out for the whole train split)".into(),
+                    ));
+                }
             }
             if let Layers::Named(name) = &task.layers {
                 if name != "all" {

@@ -6,6 +6,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod data;
 pub mod features;
+pub mod finetune;
 pub mod plan;
 pub mod probe;
 pub mod progress;

@@ -25,6 +25,7 @@ use crate::Backend;
 use crate::checkpoint::{self, TrainState};
 use crate::config::{OptimizerKind, TrainConfig};
 use crate::data::{DownstreamTask, Upstream};
+use crate::finetune::finetune;
 use crate::plan::PlannedRun;
 use crate::probe::probe_all;
 use crate::progress::{ProgressMode, RunProgress};
@@ -189,7 +190,12 @@ pub fn train(run: &PlannedRun, ctx: &RunContext) -> Result<RunSummary> {
         spec.train.eval_batch_size,
         &device,
     );
-    let downstream = probe_all(&eval_model, &run.spec, ctx.downstream, &device)?;
+    let mut downstream = probe_all(&eval_model, &run.spec, ctx.downstream, &device)?;
+    for task in ctx.downstream {
+        if let Some(config) = &task.config.finetune {
+            downstream.extend(finetune(&eval_model, &run.spec, task, config, &device)?);
+        }
+    }
     let summary = RunSummary {
         status: RunStatus::Ok,
         error: None,
@@ -289,7 +295,12 @@ fn with_head_decay<O: Optimizer + 'static>(
 }
 
 /// Accuracy and mean cross-entropy of `model` on `set`.
-fn evaluate(model: &Model, set: &ImageSet, batch_size: usize, device: &Device) -> (f64, f64) {
+pub(crate) fn evaluate(
+    model: &Model,
+    set: &ImageSet,
+    batch_size: usize,
+    device: &Device,
+) -> (f64, f64) {
     let loss_fn = CrossEntropyLossConfig::new().init(device);
     let (mut correct, mut loss_sum) = (0usize, 0.0f64);
     let indices: Vec<usize> = (0..set.len()).collect();

@@ -3,13 +3,8 @@
 
 mod common;
 
-use std::path::Path;
-use std::sync::atomic::AtomicBool;
-
+use plateau_train::Backend;
 use plateau_train::features::export_features;
-use plateau_train::progress::ProgressMode;
-use plateau_train::runner::{SweepOptions, run_sweep};
-use plateau_train::{Backend, SweepConfig};
 
 /// The probe of the file's metadata, in numpy: per shot count, the accuracy of every seed.
 const PROBE: &str = r#"
@@ -76,15 +71,7 @@ depth = [2]
 "#,
         out.path().display()
     );
-    let config = SweepConfig::parse(Path::new("feat.toml"), &text, &[]).unwrap();
-    let options = SweepOptions {
-        backend: Backend::Flex,
-        out_dir: None,
-        dry_run: false,
-        rerun_failed: false,
-        progress: ProgressMode::Off,
-    };
-    let rows = run_sweep(&config, &options, None, &AtomicBool::new(false)).unwrap();
+    let rows = common::sweep_on_flex(&text);
     let run_dir = out.path().join("feat").join(&rows[0].run_id);
     common::ensure_python_safetensors();
 

@@ -3,15 +3,9 @@
 
 mod common;
 
-use std::path::Path;
-use std::sync::atomic::AtomicBool;
-
 use burn::store::{ModuleSnapshot, SafetensorsStore};
 use burn::tensor::Device;
 use plateau_models::{InputSpec, Model};
-use plateau_train::progress::ProgressMode;
-use plateau_train::runner::{SweepOptions, run_sweep};
-use plateau_train::{Backend, SweepConfig};
 
 const READ: &str = r#"
 import json, sys
@@ -43,15 +37,7 @@ model = {{ family = "vit", patch_size = 4, width = 16, depth = 2, heads = 2, mlp
 "#,
         out.path().display()
     );
-    let config = SweepConfig::parse(Path::new("st.toml"), &text, &[]).unwrap();
-    let options = SweepOptions {
-        backend: Backend::Flex,
-        out_dir: None,
-        dry_run: false,
-        rerun_failed: false,
-        progress: ProgressMode::Off,
-    };
-    let rows = run_sweep(&config, &options, None, &AtomicBool::new(false)).unwrap();
+    let rows = common::sweep_on_flex(&text);
     let file = out
         .path()
         .join("st")

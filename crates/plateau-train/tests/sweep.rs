@@ -354,3 +354,108 @@ fn sgd_trains_and_the_head_gets_its_own_weight_decay() {
         "body max |w|: {body_decayed} vs {body_plain}"
     );
 }
+
+#[test]
+fn layer_probes_run_on_every_family() {
+    let _turn = one_at_a_time();
+    let out = tempfile::tempdir().unwrap();
+    let extra = r#"
+[[grid]]
+preset = "resnet-cifar"
+width = [4]
+depth = [1]
+
+[[grid]]
+preset = "vit-tiny-p4"
+width = [8]
+depth = [2]
+"#;
+    let mut config = config(out.path(), extra);
+    config.grid[0].width = Some(vec![8]);
+    config.train.epochs = Some(1);
+    let rows = run_sweep(&config, &options(), None, &AtomicBool::new(false)).unwrap();
+    let families: Vec<&str> = rows.iter().map(|r| r.family.as_str()).collect();
+    assert_eq!(families, ["mixer", "resnet", "vit"]);
+    for row in &rows {
+        assert_eq!(row.status, RunStatus::Ok, "{:?}", row.error);
+        let model: plateau_models::ModelConfig = serde_json::from_value(row.model.clone()).unwrap();
+        let mut expected = vec!["pre_logits".to_string()];
+        expected.extend(model.layer_names());
+        // One result per layer and shot count (1 and 5), layers in model order.
+        let layers: Vec<String> = row
+            .downstream
+            .iter()
+            .filter(|d| d.shots == 1)
+            .map(|d| d.layer.clone())
+            .collect();
+        assert_eq!(layers, expected, "{}", row.family);
+        let depths: Vec<f64> = row
+            .downstream
+            .iter()
+            .filter(|d| d.shots == 1 && d.layer != "pre_logits")
+            .map(|d| d.relative_depth)
+            .collect();
+        assert!(depths.windows(2).all(|w| w[0] < w[1]), "{depths:?}");
+        assert_eq!(depths.last(), Some(&1.0));
+        assert!(
+            row.downstream
+                .iter()
+                .all(|d| (0.0..=1.0).contains(&d.accuracy_mean))
+        );
+    }
+}
+
+#[test]
+fn a_task_can_also_be_measured_by_fine_tuning() {
+    let _turn = one_at_a_time();
+    let out = tempfile::tempdir().unwrap();
+    let mut plain = config(out.path(), "");
+    plain.grid[0].width = Some(vec![16]);
+    plain.downstream[0].layers = plateau_train::config::Layers::default();
+    let mut tuned = plain.clone();
+    tuned.name = "tuned".into();
+    tuned.downstream[0].finetune = Some(plateau_train::config::FinetuneConfig {
+        steps: 40,
+        lr: 0.03,
+        batch_size: 32,
+        examples_per_class: Some(20),
+    });
+    let probe_only = run_sweep(&plain, &options(), None, &AtomicBool::new(false)).unwrap();
+    let with_finetune = run_sweep(&tuned, &options(), None, &AtomicBool::new(false)).unwrap();
+    let row = &with_finetune[0];
+    assert_eq!(row.status, RunStatus::Ok, "{:?}", row.error);
+    let finetuned: Vec<_> = row
+        .downstream
+        .iter()
+        .filter(|d| d.layer == plateau_metrics::results::FINETUNE_LAYER)
+        .collect();
+    assert_eq!(finetuned.len(), 1);
+    assert_eq!(
+        (finetuned[0].task.as_str(), finetuned[0].shots),
+        ("synthetic-probe", 20)
+    );
+    assert!(
+        finetuned[0].accuracy_mean > 0.3,
+        "5 classes, chance 0.2 (± 0.04 over 100 test images): {}",
+        finetuned[0].accuracy_mean
+    );
+    // Fine-tuning a copy leaves the probes of the trained model as they were.
+    let probes = |rows: &[plateau_metrics::results::ResultRow]| -> Vec<f64> {
+        rows[0]
+            .downstream
+            .iter()
+            .filter(|d| d.layer == "pre_logits")
+            .map(|d| d.accuracy_mean)
+            .collect()
+    };
+    assert_eq!(probes(&probe_only), probes(&with_finetune));
+
+    let error = SweepConfig::parse(
+        Path::new("ft.toml"),
+        &toml::to_string(&tuned).unwrap(),
+        &["downstream.0.finetune.lr=-1".to_string()],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(error.contains("downstream[0].finetune.lr"), "{error}");
+}

@@ -36,6 +36,14 @@ fn relative_gap(expected: &[f32], actual: &[f32]) -> f32 {
     gap / scale
 }
 
+/// Largest |a - b|.
+fn absolute_gap(expected: &[f32], actual: &[f32]) -> f32 {
+    expected
+        .iter()
+        .zip(actual)
+        .fold(0f32, |m, (a, b)| m.max((a - b).abs()))
+}
+
 /// Every float parameter of a module, in visiting order, named by its path.
 #[derive(Default)]
 struct Collect {
@@ -156,8 +164,11 @@ fn training_steps_match_flex(preset_name: &str, width: usize) {
     let differing: Vec<String> = params_cpu
         .iter()
         .zip(&params_gpu)
-        .map(|((name, cpu), (_, gpu))| (name, relative_gap(cpu, gpu)))
-        .filter(|(_, gap)| *gap >= 1e-3)
+        .map(|((name, cpu), (_, gpu))| (name, relative_gap(cpu, gpu), absolute_gap(cpu, gpu)))
+        // Relative to the tensor's scale, with an absolute floor for tensors still near zero
+        // (a LayerNorm bias after three small steps): summation order differs between backends.
+        .filter(|(_, relative, absolute)| *relative >= 1e-3 && *absolute >= 1e-5)
+        .map(|(name, relative, _)| (name, relative))
         .map(|(name, gap)| format!("{name} by {gap:.2e}"))
         .collect();
     assert!(

@@ -11,7 +11,8 @@ use crate::results::{ResultRow, ResultsStore, RunStatus};
 use crate::selection::select_by_validation;
 use plots::{Axis, Kind, Series, scatter};
 
-/// Writes `report.html` for the sweep in `dir` (which holds `results.jsonl`); returns its path.
+/// Writes `report.html` for the sweep in `dir` (which holds `results.jsonl`), and each of its
+/// plots as a standalone SVG in `dir/plots/` (for papers and slides); returns the page's path.
 pub fn write_report(dir: &Path) -> std::io::Result<PathBuf> {
     let rows: Vec<ResultRow> = ResultsStore::new(dir)
         .latest()
@@ -25,10 +26,57 @@ pub fn write_report(dir: &Path) -> std::io::Result<PathBuf> {
         .into_owned();
     let path = dir.join("report.html");
     let html = render(&name, &rows);
+    write_plots(&dir.join("plots"), &html)?;
     let tmp = dir.join(".report.html.tmp");
     std::fs::write(&tmp, html)?;
     std::fs::rename(&tmp, &path)?;
     Ok(path)
+}
+
+/// `NN-<title>.svg` for every plot of the page, replacing the plots of an earlier report.
+fn write_plots(plots_dir: &Path, html: &str) -> std::io::Result<()> {
+    std::fs::create_dir_all(plots_dir)?;
+    for entry in std::fs::read_dir(plots_dir)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "svg") {
+            std::fs::remove_file(path)?;
+        }
+    }
+    for (i, svg) in svgs(html).enumerate() {
+        let title = svg
+            .split_once("<text")
+            .and_then(|(_, rest)| rest.split_once('>'))
+            .and_then(|(_, rest)| rest.split_once('<'))
+            .map(|(title, _)| title)
+            .unwrap_or("plot");
+        let slug: String = title
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '-'
+                }
+            })
+            .collect::<String>()
+            .split('-')
+            .filter(|part| !part.is_empty())
+            .collect::<Vec<_>>()
+            .join("-");
+        let path = plots_dir.join(format!("{:02}-{slug}.svg", i + 1));
+        let tmp = plots_dir.join(format!(".{:02}.svg.tmp", i + 1));
+        std::fs::write(&tmp, svg)?;
+        std::fs::rename(&tmp, &path)?;
+    }
+    Ok(())
+}
+
+/// The `<svg>…</svg>` elements of a page, in order.
+fn svgs(html: &str) -> impl Iterator<Item = &str> {
+    html.match_indices("<svg").filter_map(move |(start, _)| {
+        let end = html[start..].find("</svg>")? + start + "</svg>".len();
+        Some(&html[start..end])
+    })
 }
 
 fn escape(text: &str) -> String {
@@ -41,7 +89,9 @@ fn escape(text: &str) -> String {
 fn shot_range(rows: &[&ResultRow]) -> Vec<usize> {
     let shots: std::collections::BTreeSet<usize> = rows
         .iter()
-        .flat_map(|r| r.downstream.iter().map(|d| d.shots))
+        .flat_map(|r| r.downstream.iter())
+        .filter(|d| d.layer == "pre_logits")
+        .map(|d| d.shots)
         .collect();
     match (shots.first(), shots.last()) {
         (Some(&a), Some(&b)) if a != b => vec![a, b],
@@ -204,6 +254,15 @@ pub fn render(name: &str, rows: &[ResultRow]) -> String {
     for (task, shots) in &columns {
         html.push_str(&format!("<th>{} {shots}-shot</th>", escape(task)));
     }
+    let finetuned: std::collections::BTreeSet<&str> = rows
+        .iter()
+        .flat_map(|r| r.downstream.iter())
+        .filter(|d| d.layer == crate::results::FINETUNE_LAYER)
+        .map(|d| d.task.as_str())
+        .collect();
+    for task in &finetuned {
+        html.push_str(&format!("<th>{} fine-tuned</th>", escape(task)));
+    }
     html.push_str("<th>seconds</th><th>img/s</th></tr>");
     let mut sorted: Vec<&ResultRow> = rows.iter().collect();
     sorted.sort_by(|a, b| (a.family.as_str(), a.params).cmp(&(b.family.as_str(), b.params)));
@@ -232,6 +291,15 @@ pub fn render(name: &str, rows: &[ResultRow]) -> String {
                 .iter()
                 .find(|d| &d.task == task && d.shots == *shots && d.layer == "pre_logits")
                 .map(|d| format!("{:.3} ± {:.3}", d.accuracy_mean, d.accuracy_std))
+                .unwrap_or_default();
+            html.push_str(&format!("<td>{cell}</td>"));
+        }
+        for task in &finetuned {
+            let cell = row
+                .downstream
+                .iter()
+                .find(|d| d.task == *task && d.layer == crate::results::FINETUNE_LAYER)
+                .map(|d| format!("{:.3} ({} per class)", d.accuracy_mean, d.shots))
                 .unwrap_or_default();
             html.push_str(&format!("<td>{cell}</td>"));
         }
@@ -387,5 +455,27 @@ mod tests {
         // Without the axis there is no such section.
         let plain = render("plain", &[row("a", "resnet", 1000, 0.8, 0.5)]);
         assert!(!plain.contains("Head weight decay"));
+    }
+
+    #[test]
+    fn every_plot_is_also_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ResultsStore::new(dir.path());
+        for (id, params, up) in [("a", 1000, 0.6), ("b", 4000, 0.7)] {
+            store.append(&row(id, "resnet", params, up, 0.5)).unwrap();
+        }
+        let stale = dir.path().join("plots").join("99-old.svg");
+        std::fs::create_dir_all(stale.parent().unwrap()).unwrap();
+        std::fs::write(&stale, "<svg></svg>").unwrap();
+        let page = write_report(dir.path()).unwrap();
+        let html = std::fs::read_to_string(page).unwrap();
+        let mut files: Vec<String> = std::fs::read_dir(dir.path().join("plots"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        files.sort();
+        assert_eq!(files.len(), html.matches("<svg").count(), "{files:?}");
+        assert_eq!(files[0], "01-upstream-test-accuracy.svg");
+        assert!(!stale.exists(), "plots of an earlier report are replaced");
     }
 }

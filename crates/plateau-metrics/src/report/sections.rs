@@ -7,7 +7,7 @@ use super::escape;
 use super::plots::{Axis, Kind, Series, scatter};
 use crate::fit::study::{Query, SeriesFit, XAxis, fit_series, series_from_rows};
 use crate::fit::{BootstrapOptions, PointSet};
-use crate::results::ResultRow;
+use crate::results::{FINETUNE_LAYER, ResultRow};
 
 /// Bootstrap resamples for the report's intervals (`plateau fit` defaults to more).
 const REPORT_RESAMPLES: usize = 200;
@@ -152,7 +152,7 @@ pub fn layer_wise(families: &BTreeMap<&str, Vec<&ResultRow>>, tasks: &BTreeSet<&
             let Some(shots) = best
                 .downstream
                 .iter()
-                .filter(|d| d.task == *task)
+                .filter(|d| d.task == *task && d.layer != FINETUNE_LAYER)
                 .map(|d| d.shots)
                 .max()
             else {
@@ -161,7 +161,7 @@ pub fn layer_wise(families: &BTreeMap<&str, Vec<&ResultRow>>, tasks: &BTreeSet<&
             let points: Vec<(f64, f64)> = best
                 .downstream
                 .iter()
-                .filter(|d| d.task == *task && d.shots == shots)
+                .filter(|d| d.task == *task && d.shots == shots && d.layer != FINETUNE_LAYER)
                 .map(|d| (d.relative_depth, d.accuracy_mean))
                 .collect();
             if points.len() > 1 {
@@ -219,7 +219,8 @@ pub fn downstream_against_size(
         let shots = families
             .values()
             .flatten()
-            .flat_map(|r| r.downstream.iter().filter(|d| d.task == *task))
+            .flat_map(|r| r.downstream.iter())
+            .filter(|d| d.task == *task && d.layer == "pre_logits")
             .map(|d| d.shots)
             .max();
         let Some(shots) = shots else { continue };

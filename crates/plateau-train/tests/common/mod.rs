@@ -1,6 +1,25 @@
 //! Helpers shared by the tests that read plateau's files from Python.
 
 use std::process::Command;
+use std::sync::atomic::AtomicBool;
+
+use plateau_metrics::results::ResultRow;
+use plateau_train::progress::ProgressMode;
+use plateau_train::runner::{SweepOptions, run_sweep};
+use plateau_train::{Backend, SweepConfig};
+
+/// Runs the sweep of a TOML text in this process on the CPU backend, quietly.
+pub fn sweep_on_flex(toml: &str) -> Vec<ResultRow> {
+    let config = SweepConfig::parse(std::path::Path::new("test.toml"), toml, &[]).unwrap();
+    let options = SweepOptions {
+        backend: Backend::Flex,
+        out_dir: None,
+        dry_run: false,
+        rerun_failed: false,
+        progress: ProgressMode::Off,
+    };
+    run_sweep(&config, &options, None, &AtomicBool::new(false)).unwrap()
+}
 
 /// The README's test command sets up what it needs: Python's `safetensors` and `numpy` come
 /// from PyPI when missing.

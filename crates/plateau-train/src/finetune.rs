@@ -1,0 +1,94 @@
+//! The second transfer protocol: a short fine-tune of the whole model, with a fresh head, on a
+//! downstream task's train split, then its accuracy on the task's test split. Recorded as a
+//! downstream result of layer [`FINETUNE_LAYER`] next to the few-shot probes.
+
+use anyhow::Result;
+use burn::module::Module;
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{GradientsParams, SgdConfig};
+use burn::prelude::*;
+use plateau_data::batch::{batch_tensors, epoch_order};
+use plateau_data::split::few_shot_indices;
+use plateau_metrics::results::{DownstreamResult, FINETUNE_LAYER};
+use plateau_models::Model;
+
+use crate::config::{FinetuneConfig, Schedule};
+use crate::data::DownstreamTask;
+use crate::plan::RunSpec;
+use crate::run::evaluate;
+use crate::schedule::learning_rate;
+
+/// Fine-tunes a copy of `model` (left untouched) on `task`; `None` when the loss diverged.
+pub fn finetune(
+    model: &Model,
+    spec: &RunSpec,
+    task: &DownstreamTask,
+    config: &FinetuneConfig,
+    device: &Device,
+) -> Result<Option<DownstreamResult>> {
+    let classes = task.pool.num_classes();
+    let examples: Vec<usize> = match config.examples_per_class {
+        Some(k) => few_shot_indices(&task.pool.labels, classes, k, spec.data_seed)?,
+        None => (0..task.pool.len()).collect(),
+    };
+    // A separate module with the same weights (clones share BatchNorm statistics), a new head
+    // seeded from the run's seed, moved to the autodiff device as tracked leaves.
+    device.seed(spec.seed.wrapping_add(1));
+    let copy = spec
+        .model
+        .init(&spec.input, device)?
+        .load_record(model.clone().into_record())
+        .with_new_head(classes, device);
+    let train_device = device.clone().autodiff();
+    let mut model = copy.to_device(&train_device).train();
+    let mut optimizer = SgdConfig::new()
+        .with_momentum(Some(
+            MomentumConfig::new().with_momentum(0.9).with_dampening(0.0),
+        ))
+        .init();
+    let loss_fn = CrossEntropyLossConfig::new().init(&train_device);
+    let batch_size = config.batch_size.min(examples.len());
+    let warmup = config.steps / 10;
+    let mut step = 0;
+    'epochs: for epoch in 0u64.. {
+        let order = epoch_order(examples.len(), spec.seed, 1_000 + epoch);
+        for batch in order.chunks(batch_size) {
+            if step == config.steps {
+                break 'epochs;
+            }
+            let indices: Vec<usize> = batch.iter().map(|&i| examples[i]).collect();
+            let (images, labels) = batch_tensors(&task.pool, &indices, None, &train_device);
+            let loss = loss_fn.forward(model.forward(images), labels);
+            if step % 10 == 0 && !loss.clone().into_scalar::<f32>().is_finite() {
+                eprintln!(
+                    "  fine-tune on {} diverged at step {step}; no fine-tune result recorded",
+                    task.config.task_name()
+                );
+                return Ok(None);
+            }
+            let lr = learning_rate(config.lr, step, config.steps, warmup, Schedule::Cosine);
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optimizer.step(lr, model, grads);
+            step += 1;
+        }
+    }
+    let (accuracy, loss) = evaluate(
+        &model.valid(),
+        &task.test,
+        spec.train.eval_batch_size,
+        device,
+    );
+    if !loss.is_finite() {
+        return Ok(None);
+    }
+    Ok(Some(DownstreamResult {
+        task: task.config.task_name().to_string(),
+        shots: examples.len() / classes.max(1),
+        layer: FINETUNE_LAYER.to_string(),
+        relative_depth: 1.0,
+        accuracy_mean: accuracy,
+        accuracy_std: 0.0,
+        seeds: 1,
+    }))
+}
