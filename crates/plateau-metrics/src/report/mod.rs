@@ -150,18 +150,26 @@ pub fn render(name: &str, rows: &[ResultRow]) -> String {
     let cheapest = sections::cheapest_near_best(&ok, 0.01);
     if let Some((cheap, best)) = &cheapest {
         html.push_str(&format!(
-            "<p>Best upstream test accuracy {:.4} ({} {}, {} params). The cheapest run within 1 point of it \
-             (ringed): {} {} at {:.4}, {} params, {:.3} of the best run's training FLOPs.</p>",
+            "<p>Best upstream test accuracy {:.4} ({} {}, {} params). ",
             up(best).unwrap_or(0.0),
             best.family,
             best.run_id,
             best.params,
-            cheap.family,
-            cheap.run_id,
-            up(cheap).unwrap_or(0.0),
-            cheap.params,
-            cheap.train_flops / best.train_flops.max(1.0)
         ));
+        html.push_str(&match cheap.run_id == best.run_id {
+            true => "No cheaper run comes within 1 point of it (ringed): at this scale, \
+                     bigger still pays.</p>"
+                .to_string(),
+            false => format!(
+                "The cheapest run within 1 point of it (ringed): {} {} at {:.4}, {} params, \
+                 {:.3} of the best run's training FLOPs.</p>",
+                cheap.family,
+                cheap.run_id,
+                up(cheap).unwrap_or(0.0),
+                cheap.params,
+                cheap.train_flops / best.train_flops.max(1.0)
+            ),
+        });
     }
     let ring = |point: Option<(f64, f64)>| {
         Series::points("cheapest within 1 pt", point.into_iter().collect()).with_kind(Kind::Rings)
@@ -418,7 +426,7 @@ mod tests {
         );
         assert!(html.contains("Layer-wise probes") && html.contains("digits: probe by layer"));
         // Best upstream 0.90 (r5); r4 at 0.82 is not within 1 point, so the best is the cheapest.
-        assert!(html.contains("The cheapest run within 1 point of it (ringed): vit r5"));
+        assert!(html.contains("(vit r5, 6000 params). No cheaper run comes within 1 point"));
     }
 
     #[test]
