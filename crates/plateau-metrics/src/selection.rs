@@ -99,11 +99,16 @@ pub fn select_by_validation(rows: &[ResultRow]) -> Selection<'_> {
     selection
         .choices
         .sort_by(|a, b| (&a.family, a.params).cmp(&(&b.family, b.params)));
-    selection.rows.sort_by_key(|row| {
-        rows.iter()
-            .position(|r| std::ptr::eq(r, *row))
-            .unwrap_or(usize::MAX)
-    });
+    // Keep the caller's order (one pass, not a search per row).
+    let chosen: std::collections::HashSet<*const ResultRow> = selection
+        .rows
+        .iter()
+        .map(|r| *r as *const ResultRow)
+        .collect();
+    selection.rows = rows
+        .iter()
+        .filter(|r| chosen.contains(&(*r as *const _)))
+        .collect();
     selection
 }
 

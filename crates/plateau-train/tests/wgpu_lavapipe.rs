@@ -6,6 +6,8 @@
 //! --test wgpu_lavapipe` (`.ci/run` does this after installing `mesa-vulkan-drivers`).
 #![cfg(feature = "wgpu")]
 
+mod common;
+
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2dConfig;
@@ -197,8 +199,7 @@ fn mixer_trains_the_same_on_wgpu() {
 #[test]
 fn a_tiny_sweep_runs_on_wgpu() {
     use plateau_metrics::results::RunStatus;
-    use plateau_train::progress::ProgressMode;
-    use plateau_train::{Backend, SweepConfig, SweepOptions, run_sweep};
+    use plateau_train::Backend;
 
     let out = tempfile::tempdir().unwrap();
     let text = format!(
@@ -230,15 +231,7 @@ depth = [1]
 "#,
         out.path().display()
     );
-    let config = SweepConfig::parse(std::path::Path::new("wgpu.toml"), &text, &[]).unwrap();
-    let options = SweepOptions {
-        backend: Backend::Wgpu,
-        out_dir: None,
-        dry_run: false,
-        rerun_failed: false,
-        progress: ProgressMode::Off,
-    };
-    let rows = run_sweep(&config, &options, None, &Default::default()).unwrap();
+    let rows = common::sweep_on(Backend::Wgpu, &text);
     assert_eq!(rows.len(), 1);
     let row = &rows[0];
     assert_eq!(row.status, RunStatus::Ok, "{:?}", row.error);

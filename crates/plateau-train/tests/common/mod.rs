@@ -1,4 +1,5 @@
-//! Helpers shared by the tests that read plateau's files from Python.
+//! Helpers shared by the integration tests (each test crate uses some of them).
+#![allow(dead_code)]
 
 use std::process::Command;
 use std::sync::atomic::AtomicBool;
@@ -10,9 +11,14 @@ use plateau_train::{Backend, SweepConfig};
 
 /// Runs the sweep of a TOML text in this process on the CPU backend, quietly.
 pub fn sweep_on_flex(toml: &str) -> Vec<ResultRow> {
+    sweep_on(Backend::Flex, toml)
+}
+
+/// Runs the sweep of a TOML text in this process on `backend`, quietly.
+pub fn sweep_on(backend: Backend, toml: &str) -> Vec<ResultRow> {
     let config = SweepConfig::parse(std::path::Path::new("test.toml"), toml, &[]).unwrap();
     let options = SweepOptions {
-        backend: Backend::Flex,
+        backend,
         out_dir: None,
         dry_run: false,
         rerun_failed: false,
