@@ -45,6 +45,9 @@ pub struct TrainArgs {
     /// Report progress as JSON lines on stdout (what `plateau sweep` asks of its child runs).
     #[arg(long, hide = true)]
     progress_events: bool,
+    /// Exit when standard input closes (what `plateau sweep` asks, so its runs die with it).
+    #[arg(long, hide = true)]
+    exit_with_parent: bool,
 }
 
 /// Ctrl-C asks the current run to stop after its next checkpoint.
@@ -114,6 +117,9 @@ pub fn sweep(args: &SweepArgs, backend: Backend) -> Result<ExitCode> {
 }
 
 pub fn train(args: &TrainArgs, backend: Backend) -> Result<ExitCode> {
+    if args.exit_with_parent {
+        plateau_train::runner::exit_with_parent();
+    }
     let config = SweepConfig::load(&args.config, &args.overrides)?;
     let options = SweepOptions {
         backend,

@@ -93,7 +93,10 @@ fn hex(bytes: &[u8]) -> String {
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same folder, fsync, rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
     std::fs::create_dir_all(dir).map_err(|e| DataError::io(dir, e))?;
     let tmp = dir.join(format!(
         ".{}.tmp-{}",
@@ -104,12 +107,22 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         let mut file = std::fs::File::create(&tmp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
-        std::fs::rename(&tmp, path)
+        std::fs::rename(&tmp, path)?;
+        sync_dir(dir)
     };
     write().map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
         DataError::io(path, e)
     })
+}
+
+/// Flushes a folder's entries (a rename) to disk, so a power cut cannot undo it; a no-op where
+/// folders cannot be opened as files (Windows).
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    std::fs::File::open(dir)?.sync_all()?;
+    let _ = dir;
+    Ok(())
 }
 
 /// Makes a finished staging folder the dataset folder `target` in one rename. An existing

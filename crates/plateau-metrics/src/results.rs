@@ -112,6 +112,31 @@ impl ResultsStore {
             .collect())
     }
 
+    /// Cuts a torn last line (an append killed half-way) off `results.jsonl`, so that every
+    /// line parses again. Call it only while holding the sweep's lock.
+    pub fn repair(&self) -> Result<(), ResultsError> {
+        let path = self.jsonl_path();
+        let io = |source| ResultsError::Io {
+            path: path.clone(),
+            source,
+        };
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(source) => return Err(io(source)),
+        };
+        let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        if complete < bytes.len() {
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .map_err(io)?;
+            file.set_len(complete as u64).map_err(io)?;
+            file.sync_all().map_err(io)?;
+        }
+        Ok(())
+    }
+
     /// The latest row of every run id.
     pub fn latest(&self) -> Result<BTreeMap<String, ResultRow>, ResultsError> {
         Ok(self
@@ -224,7 +249,14 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ResultsError> {
     let mut file = std::fs::File::create(&tmp).map_err(io)?;
     file.write_all(bytes).map_err(io)?;
     file.sync_all().map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+    std::fs::rename(&tmp, path).map_err(io)?;
+    #[cfg(unix)]
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -284,6 +316,12 @@ mod tests {
             ["a", "c"]
         );
         assert_eq!(rows[1].status, RunStatus::Diverged);
+        // The torn fragment sits on a line of its own; repair leaves only whole rows.
+        file.write_all(b"{\"run_id\": \"d").unwrap();
+        store.repair().unwrap();
+        let text = std::fs::read_to_string(store.jsonl_path()).unwrap();
+        assert!(text.ends_with('\n'));
+        assert_eq!(text.lines().count(), 3, "{text}");
         let csv = std::fs::read_to_string(store.csv_path()).unwrap();
         assert_eq!(csv.lines().count(), 3, "{csv}");
         assert!(csv.lines().next().unwrap().contains(",width,"));

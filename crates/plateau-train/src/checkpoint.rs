@@ -12,7 +12,7 @@ use burn::module::Module;
 use burn::optim::ModuleOptimizer;
 use burn::store::{BurnpackStore, ModuleSnapshot, SafetensorsStore};
 use burn::tensor::{Bytes, Device};
-use plateau_data::cache::write_atomic;
+use plateau_data::cache::{sync_dir, write_atomic};
 use plateau_models::Model;
 use serde::{Deserialize, Serialize};
 
@@ -75,6 +75,7 @@ pub fn save(
         std::fs::rename(&current, &previous)?;
     }
     std::fs::rename(&staging, &current)?;
+    sync_dir(run_dir)?;
     let _ = std::fs::remove_dir_all(&previous);
     Ok(())
 }
@@ -111,15 +112,10 @@ pub fn load(
                 dir.join("state.json").display()
             )
         })?;
-    let mut model = model;
-    let bytes = std::fs::read(dir.join("model.bpk"))?;
-    let mut store = BurnpackStore::from_bytes(Some(Bytes::from_bytes_vec(bytes)));
-    model.load_from(&mut store).map_err(|e| {
-        anyhow::anyhow!(
-            "{}: cannot load the model checkpoint: {e:?}",
-            dir.join("model.bpk").display()
-        )
-    })?;
+    let model_path = dir.join("model.bpk");
+    let bytes = std::fs::read(&model_path).with_context(|| model_path.display().to_string())?;
+    let model = read_burnpack(model, bytes)
+        .with_context(|| format!("{}: cannot load the model checkpoint", model_path.display()))?;
     // Loaded on a plain device, then moved: `train()` makes the parameters tracked leaves again.
     let model = model.to_device(device).train();
     let optimizer_bytes = Bytes::from_bytes_vec(std::fs::read(dir.join("optimizer.bin"))?);
@@ -132,6 +128,24 @@ pub fn load(
     Ok(Some((model, optimizer, state)))
 }
 
+/// Loads the weights of a burnpack file (the resume checkpoint) into `model`.
+pub fn read_burnpack(mut model: Model, bytes: Vec<u8>) -> Result<Model> {
+    let mut store = BurnpackStore::from_bytes(Some(Bytes::from_bytes_vec(bytes)));
+    model
+        .load_from(&mut store)
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    Ok(model)
+}
+
+/// Loads the weights of a `model.safetensors` file into `model`.
+pub fn read_safetensors(mut model: Model, bytes: Vec<u8>) -> Result<Model> {
+    let mut store = SafetensorsStore::from_bytes(Some(bytes)).skip_enum_variants(true);
+    model
+        .load_from(&mut store)
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    Ok(model)
+}
+
 /// Writes `model.safetensors` with readable tensor names.
 pub fn export_safetensors(path: &Path, model: &Model) -> Result<()> {
     let mut store = SafetensorsStore::from_bytes(None).skip_enum_variants(true);
@@ -141,7 +155,30 @@ pub fn export_safetensors(path: &Path, model: &Model) -> Result<()> {
     let bytes = store
         .get_bytes()
         .map_err(|e| anyhow::anyhow!("encoding safetensors: {e:?}"))?;
-    Ok(write_atomic(path, &bytes)?)
+    Ok(write_atomic(path, &canonical_safetensors(bytes)?)?)
+}
+
+/// The same safetensors file with its JSON header's keys in sorted order. Writers keep the
+/// header's metadata in a hash map, so the same weights would otherwise give different bytes
+/// from run to run; sorted, equal weights give equal files (and checksums).
+pub fn canonical_safetensors(bytes: Vec<u8>) -> Result<Vec<u8>> {
+    let malformed = || anyhow::anyhow!("not a safetensors file: its header is malformed");
+    let header_len: [u8; 8] = bytes.get(..8).ok_or_else(malformed)?.try_into()?;
+    let header_end = usize::try_from(u64::from_le_bytes(header_len))?
+        .checked_add(8)
+        .filter(|&end| end <= bytes.len())
+        .ok_or_else(malformed)?;
+    // serde_json's map is ordered by key: parsing and printing sorts the header.
+    let header: serde_json::Value =
+        serde_json::from_slice(&bytes[8..header_end]).map_err(|_| malformed())?;
+    let mut sorted = serde_json::to_vec(&header)?;
+    // The data that follows stays 8-byte aligned: pad with spaces, as the format does.
+    sorted.resize(sorted.len().next_multiple_of(8), b' ');
+    let mut out = Vec::with_capacity(8 + sorted.len() + bytes.len() - header_end);
+    out.extend_from_slice(&(sorted.len() as u64).to_le_bytes());
+    out.extend_from_slice(&sorted);
+    out.extend_from_slice(&bytes[header_end..]);
+    Ok(out)
 }
 
 /// Removes the resume checkpoint once the run is finished (the safetensors export stays).

@@ -11,9 +11,9 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use crate::checkpoint::{canonical_safetensors, read_safetensors};
 use anyhow::{Context, Result};
 use burn::module::Module;
-use burn::store::{ModuleSnapshot, SafetensorsStore};
 use plateau_metrics::fewshot::{ProbeConfig, STD_EPSILON};
 use safetensors::tensor::{Dtype, TensorView};
 
@@ -73,11 +73,9 @@ pub fn export_features(
     let task = DownstreamTask::load(task_config, spec.input, spec.data_seed, false)?;
 
     let device = backend.device()?;
-    let mut model = spec.model.init(&spec.input, &device)?;
-    let mut store = SafetensorsStore::from_file(&weights).skip_enum_variants(true);
-    model
-        .load_from(&mut store)
-        .map_err(|e| anyhow::anyhow!("{}: cannot load: {e:?}", weights.display()))?;
+    let bytes = std::fs::read(&weights).with_context(|| weights.display().to_string())?;
+    let model = read_safetensors(spec.model.init(&spec.input, &device)?, bytes)
+        .with_context(|| format!("{}: cannot load", weights.display()))?;
     let model = model.valid();
     let features = task_features(&model, &spec, &task, Some(layer), &device)?;
     let probed = &features.layers[0];
@@ -180,7 +178,7 @@ pub fn export_features(
         })
         .collect::<Result<_, safetensors::SafeTensorError>>()?;
     let bytes = safetensors::serialize(views, Some(metadata))?;
-    plateau_data::cache::write_atomic(out, &bytes)?;
+    plateau_data::cache::write_atomic(out, &canonical_safetensors(bytes)?)?;
 
     Ok(Exported {
         path: out.to_path_buf(),

@@ -13,6 +13,7 @@ pub mod progress;
 pub mod run;
 pub mod runner;
 pub mod schedule;
+pub mod trace;
 
 pub use backend::{Backend, BackendError};
 pub use config::SweepConfig;

@@ -54,6 +54,29 @@ pub fn run_id(spec: &RunSpec) -> String {
     digest.iter().take(6).map(|b| format!("{b:02x}")).collect()
 }
 
+/// How many runs the grid expands to (saturating), without building them.
+pub fn grid_size(config: &SweepConfig) -> usize {
+    config
+        .grid
+        .iter()
+        .map(|entry| {
+            [
+                entry.width.as_ref().map(Vec::len),
+                entry.depth.as_ref().map(Vec::len),
+                entry.train_examples.as_ref().map(Vec::len),
+                entry.epochs.as_ref().map(Vec::len),
+                entry.lr.as_ref().map(Vec::len),
+                entry.weight_decay.as_ref().map(Vec::len),
+                entry.head_weight_decay.as_ref().map(Vec::len),
+                entry.seed.as_ref().map(Vec::len),
+            ]
+            .into_iter()
+            .flatten()
+            .fold(1usize, usize::saturating_mul)
+        })
+        .fold(0usize, usize::saturating_add)
+}
+
 /// Every run of the sweep, in grid order. `input` is the dataset's (channels, size, classes).
 pub fn expand(config: &SweepConfig, input: InputSpec) -> Result<Vec<PlannedRun>, ModelError> {
     let mut runs = Vec::new();

@@ -30,6 +30,7 @@ use crate::plan::PlannedRun;
 use crate::probe::probe_all;
 use crate::progress::{ProgressMode, RunProgress};
 use crate::schedule::learning_rate;
+use crate::trace;
 
 /// What a finished (or diverged) run reports; written to `summary.json`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -62,6 +63,8 @@ const LOSS_EVERY: usize = 10;
 pub fn train(run: &PlannedRun, ctx: &RunContext) -> Result<RunSummary> {
     let spec = &run.spec;
     std::fs::create_dir_all(&ctx.run_dir)?;
+    let _run_lock = lock_run_dir(&ctx.run_dir)?;
+    crate::runner::remove_stale_temporaries(&ctx.run_dir);
     plateau_data::cache::write_atomic(
         &ctx.run_dir.join("config.json"),
         serde_json::to_string_pretty(&spec)?.as_bytes(),
@@ -96,13 +99,13 @@ pub fn train(run: &PlannedRun, ctx: &RunContext) -> Result<RunSummary> {
         )
         .init(&train_device);
     let progress = RunProgress::new(&ctx.progress, &run.label(), total_steps, state.step);
-    let mut metrics = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(ctx.run_dir.join("metrics.jsonl"))?;
+    let mut metrics = open_metrics(&ctx.run_dir, state.epoch)?;
 
     for epoch in state.epoch..epochs {
         let started = Instant::now();
+        // Seeded per epoch, so a resumed epoch draws what the uninterrupted one would have.
+        trace::phase("train", &run.id);
+        train_device.seed(spec.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ epoch as u64);
         let order = epoch_order(train_set.len(), spec.seed, epoch as u64);
         let mut augment_rng = epoch_rng(spec.seed, epoch as u64, 1);
         let mut loss_sum = 0.0;
@@ -171,6 +174,7 @@ pub fn train(run: &PlannedRun, ctx: &RunContext) -> Result<RunSummary> {
         });
         writeln!(metrics, "{line}")?;
         metrics.sync_all()?;
+        trace::phase("checkpoint", &run.id);
         checkpoint::save(&ctx.run_dir, &model, &optimizer, &state)?;
         progress.epoch_done(state.epoch, epochs, val_accuracy);
         if ctx.stop.load(Ordering::SeqCst) && state.epoch < epochs {
@@ -183,6 +187,7 @@ pub fn train(run: &PlannedRun, ctx: &RunContext) -> Result<RunSummary> {
     progress.finish();
 
     let eval_model = model.valid();
+    trace::phase("export", &run.id);
     checkpoint::export_safetensors(&ctx.run_dir.join("model.safetensors"), &eval_model)?;
     let (test_accuracy, test_loss) = evaluate(
         &eval_model,
@@ -190,6 +195,7 @@ pub fn train(run: &PlannedRun, ctx: &RunContext) -> Result<RunSummary> {
         spec.train.eval_batch_size,
         &device,
     );
+    trace::phase("probe", &run.id);
     let mut downstream = probe_all(&eval_model, &run.spec, ctx.downstream, &device)?;
     for task in ctx.downstream {
         if let Some(config) = &task.config.finetune {
@@ -211,9 +217,57 @@ pub fn train(run: &PlannedRun, ctx: &RunContext) -> Result<RunSummary> {
         epochs: state.epoch,
         steps: state.step,
     };
+    trace::phase("summary", &run.id);
     write_summary(&ctx.run_dir, &summary)?;
     checkpoint::remove(&ctx.run_dir);
     Ok(summary)
+}
+
+/// Holds `run.lock` for as long as the returned file lives. Only one process trains a run at a
+/// time: one still exiting after its sweep was killed is waited for, not raced.
+fn lock_run_dir(run_dir: &Path) -> Result<std::fs::File> {
+    let path = run_dir.join("run.lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| path.display().to_string())?;
+    if let Err(std::fs::TryLockError::WouldBlock) = lock.try_lock() {
+        eprintln!(
+            "{}: another process is training this run; waiting for it to end",
+            run_dir.display()
+        );
+        lock.lock()
+            .with_context(|| format!("locking {}", path.display()))?;
+    }
+    Ok(lock)
+}
+
+/// `metrics.jsonl`, opened for appending after dropping the lines of epochs past `epoch` (the
+/// checkpoint resumed from): a run killed after logging an epoch but before its checkpoint
+/// would otherwise log that epoch twice. A torn last line is dropped too.
+fn open_metrics(run_dir: &Path, epoch: usize) -> Result<std::fs::File> {
+    let path = run_dir.join("metrics.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let kept: String = text
+        .split_inclusive('\n')
+        .filter(|line| line.ends_with('\n'))
+        .filter(|line| {
+            serde_json::from_str::<serde_json::Value>(line)
+                .ok()
+                .and_then(|v| v["epoch"].as_u64())
+                .is_some_and(|e| e as usize <= epoch)
+        })
+        .collect();
+    if kept != text {
+        plateau_data::cache::write_atomic(&path, kept.as_bytes())?;
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .with_context(|| path.display().to_string())
 }
 
 fn diverged(run_dir: &Path, state: &TrainState, why: String) -> RunSummary {

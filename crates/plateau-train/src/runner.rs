@@ -15,6 +15,7 @@ use crate::data::{DownstreamTask, Upstream};
 use crate::plan::{PlannedRun, expand};
 use crate::progress::{ProgressMode, SweepProgress};
 use crate::run::{RunContext, RunSummary, read_summary, train};
+use crate::trace;
 
 /// How a sweep is run.
 pub struct SweepOptions {
@@ -43,6 +44,7 @@ pub fn sweep_dir(config: &SweepConfig, out_dir: Option<&Path>) -> PathBuf {
 
 /// Loads the upstream data and expands the grid.
 pub fn plan(config: &SweepConfig, progress: bool) -> Result<(Upstream, Vec<PlannedRun>)> {
+    trace::phase("load-data", &config.name);
     let upstream = Upstream::load(&config.upstream, config.seed, progress)?;
     let runs = expand(config, upstream.input)?;
     Ok((upstream, runs))
@@ -80,6 +82,8 @@ pub fn run_sweep(
     // Fetch downstream data now, so no run waits on a download (children then find it on disk).
     let downstream = load_downstream(config, &upstream, options.chatty())?;
     let store = ResultsStore::new(&dir);
+    store.repair()?;
+    remove_stale_temporaries(&dir);
     let done = store.latest()?;
     let todo: Vec<&PlannedRun> = runs
         .iter()
@@ -125,7 +129,12 @@ pub fn run_sweep(
             .ok()
             .filter(|s| s.status != RunStatus::Failed);
         let summary = match (finished, child) {
-            (Some(summary), _) => summary,
+            (Some(summary), _) => {
+                // Finish its tidying too, should the kill have come before that.
+                crate::checkpoint::remove(&run_dir);
+                remove_stale_temporaries(&run_dir);
+                summary
+            }
             (None, Some(command)) => {
                 train_in_child(command(&run.id), &run_dir, &run.label(), &progress)
             }
@@ -153,12 +162,14 @@ pub fn run_sweep(
             break;
         }
         let row = result_row(run, &summary, options.backend)?;
+        trace::phase("append", &run.id);
         store.append(&row)?;
         progress.log(&format!("    {}", describe(&row)));
         progress.run_done();
         rows.push(row);
     }
     progress.finish();
+    trace::phase("report", &config.name);
     let report = plateau_metrics::report::write_report(&dir)
         .with_context(|| format!("writing the report in {}", dir.display()))?;
     eprintln!("report: {}", report.display());
@@ -204,8 +215,15 @@ fn train_in_child(
             .arg(PROGRESS_EVENTS_FLAG)
             .stdout(std::process::Stdio::piped());
     }
+    // The child watches this pipe and exits when it closes: when we die, however we die (a
+    // SIGKILL runs no handler), so an orphan never trains on beside a resumed sweep.
+    command
+        .arg(EXIT_WITH_PARENT_FLAG)
+        .stdin(std::process::Stdio::piped());
     let status = match command.spawn() {
         Ok(mut child) => {
+            // Held open until the child ends (`wait` would close it first).
+            let _lifeline = child.stdin.take();
             if let Some(stdout) = child.stdout.take() {
                 progress.follow_child(label, stdout);
             }
@@ -233,6 +251,20 @@ fn train_in_child(
 
 /// The `plateau train` flag that asks a child run for progress events instead of its own bar.
 pub const PROGRESS_EVENTS_FLAG: &str = "--progress-events";
+
+/// The `plateau train` flag that makes a child run exit when its sweep process is gone.
+pub const EXIT_WITH_PARENT_FLAG: &str = "--exit-with-parent";
+
+/// Exits this process as soon as standard input closes, which is when the sweep that started
+/// it dies. Everything a run writes is atomic, so stopping anywhere loses only unsaved work.
+pub fn exit_with_parent() {
+    std::thread::spawn(|| {
+        let mut sink = [0u8; 64];
+        let mut stdin = std::io::stdin().lock();
+        while matches!(std::io::Read::read(&mut stdin, &mut sink), Ok(n) if n > 0) {}
+        std::process::exit(137);
+    });
+}
 
 /// Where a run process writes why it failed, for the sweep to record.
 pub const ERROR_LOG: &str = "error.log";
@@ -311,6 +343,19 @@ fn describe(row: &ResultRow) -> String {
             )
         }
         (status, _) => format!("{status:?}: {}", row.error.as_deref().unwrap_or("")),
+    }
+}
+
+/// Removes the temporary files (`*.tmp-<pid>`) of writes that a killed process left half-done;
+/// their complete versions were never renamed into place, so nothing is lost.
+pub fn remove_stale_temporaries(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().contains(".tmp-") {
+            let _ = std::fs::remove_file(entry.path());
+        }
     }
 }
 

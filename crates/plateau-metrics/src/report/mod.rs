@@ -27,9 +27,7 @@ pub fn write_report(dir: &Path) -> std::io::Result<PathBuf> {
     let path = dir.join("report.html");
     let html = render(&name, &rows);
     write_plots(&dir.join("plots"), &html)?;
-    let tmp = dir.join(".report.html.tmp");
-    std::fs::write(&tmp, html)?;
-    std::fs::rename(&tmp, &path)?;
+    replace_file(&path, html.as_bytes())?;
     Ok(path)
 }
 
@@ -38,7 +36,8 @@ fn write_plots(plots_dir: &Path, html: &str) -> std::io::Result<()> {
     std::fs::create_dir_all(plots_dir)?;
     for entry in std::fs::read_dir(plots_dir)? {
         let path = entry?.path();
-        if path.extension().is_some_and(|e| e == "svg") {
+        let stale_temporary = path.to_string_lossy().contains(".tmp-");
+        if stale_temporary || path.extension().is_some_and(|e| e == "svg") {
             std::fs::remove_file(path)?;
         }
     }
@@ -64,11 +63,18 @@ fn write_plots(plots_dir: &Path, html: &str) -> std::io::Result<()> {
             .collect::<Vec<_>>()
             .join("-");
         let path = plots_dir.join(format!("{:02}-{slug}.svg", i + 1));
-        let tmp = plots_dir.join(format!(".{:02}.svg.tmp", i + 1));
-        std::fs::write(&tmp, svg)?;
-        std::fs::rename(&tmp, &path)?;
+        replace_file(&path, svg.as_bytes())?;
     }
     Ok(())
+}
+
+/// Writes `path` through a temporary file and a rename, so a reader (or a crash) never sees half
+/// a page. The report is rebuilt from results.jsonl at any time, so it is not fsynced.
+fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
 }
 
 /// The `<svg>…</svg>` elements of a page, in order.
