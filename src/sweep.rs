@@ -113,6 +113,15 @@ pub fn sweep(args: &SweepArgs, backend: Backend) -> Result<ExitCode> {
             rows.len() - failed - diverged
         );
     }
+    // The sweep went on past failed runs; its exit code still tells a script that some failed.
+    if let Some(first) = rows.iter().find(|r| r.status == RunStatus::Failed) {
+        anyhow::bail!(
+            "{failed} run(s) failed, the first {}: {}\nfix the cause, then rerun the sweep with \
+             --rerun-failed",
+            first.run_id,
+            first.error.as_deref().unwrap_or("no message")
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

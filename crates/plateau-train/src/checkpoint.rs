@@ -105,26 +105,25 @@ pub fn load(
     let Some(dir) = latest_dir(run_dir) else {
         return Ok(None);
     };
+    let damaged = |file: &str, what: &str| {
+        format!(
+            "{}: cannot load the {what} of the resume checkpoint (damaged or from another \
+             version); delete {} to train this run from its start",
+            dir.join(file).display(),
+            dir.display()
+        )
+    };
     let state: TrainState = serde_json::from_slice(&std::fs::read(dir.join("state.json"))?)
-        .with_context(|| {
-            format!(
-                "{}: corrupt training state",
-                dir.join("state.json").display()
-            )
-        })?;
-    let model_path = dir.join("model.bpk");
-    let bytes = std::fs::read(&model_path).with_context(|| model_path.display().to_string())?;
-    let model = read_burnpack(model, bytes)
-        .with_context(|| format!("{}: cannot load the model checkpoint", model_path.display()))?;
+        .with_context(|| damaged("state.json", "training state"))?;
+    let bytes = std::fs::read(dir.join("model.bpk"))?;
+    let model = read_burnpack(model, bytes).with_context(|| damaged("model.bpk", "model"))?;
     // Loaded on a plain device, then moved: `train()` makes the parameters tracked leaves again.
     let model = model.to_device(device).train();
     let optimizer_bytes = Bytes::from_bytes_vec(std::fs::read(dir.join("optimizer.bin"))?);
-    let optimizer = optimizer.from_bytes(optimizer_bytes).map_err(|e| {
-        anyhow::anyhow!(
-            "{}: cannot load the optimizer state: {e:?}",
-            dir.join("optimizer.bin").display()
-        )
-    })?;
+    let optimizer = optimizer
+        .from_bytes(optimizer_bytes)
+        .map_err(|e| anyhow::anyhow!("{e:?}"))
+        .with_context(|| damaged("optimizer.bin", "optimizer state"))?;
     Ok(Some((model, optimizer, state)))
 }
 

@@ -37,6 +37,9 @@ pub struct SweepConfig {
     pub downstream: Vec<DownstreamConfig>,
     /// One entry per model family or preset, each with its own axes.
     pub grid: Vec<GridEntry>,
+    /// The file this config was read from, for error messages (not part of the config).
+    #[serde(skip)]
+    pub source: PathBuf,
 }
 
 fn default_out_dir() -> PathBuf {
@@ -264,6 +267,16 @@ pub struct GridEntry {
 }
 
 impl SweepConfig {
+    /// Prefixes an error found after parsing (a model shape, a data size) with this config's
+    /// file, so it reads like the parser's own.
+    pub fn error_in(&self, field: &str, message: impl std::fmt::Display) -> ConfigError {
+        ConfigError::Invalid {
+            path: self.source.clone(),
+            field: field.to_string(),
+            message: message.to_string(),
+        }
+    }
+
     /// Reads `path`, applies `key=value` overrides (dotted keys, TOML values), and validates.
     pub fn load(path: &Path, overrides: &[String]) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
@@ -292,7 +305,10 @@ impl SweepConfig {
                 .map_err(|e: toml::de::Error| read_error(format!("after --set: {e}")))?
         };
         config.validate(path)?;
-        Ok(config)
+        Ok(Self {
+            source: path.to_path_buf(),
+            ..config
+        })
     }
 
     fn validate(&self, path: &Path) -> Result<(), ConfigError> {
@@ -306,6 +322,15 @@ impl SweepConfig {
                 "name",
                 format!("{:?} must be a non-empty folder name", self.name),
             ));
+        }
+        let known_dataset = |field: &str, name: &str| {
+            plateau_data::registry::spec(name)
+                .map(|_| ())
+                .map_err(|e| invalid(field, e.to_string()))
+        };
+        known_dataset("upstream.dataset", &self.upstream.dataset)?;
+        for (i, task) in self.downstream.iter().enumerate() {
+            known_dataset(&format!("downstream[{i}].dataset"), &task.dataset)?;
         }
         let t = &self.train;
         if t.batch_size == 0 || t.eval_batch_size == 0 {
@@ -409,7 +434,8 @@ impl SweepConfig {
 }
 
 impl GridEntry {
-    fn axis_lengths(&self) -> [(&'static str, Option<usize>); 8] {
+    /// Each axis and its number of values (`None`: not swept).
+    pub fn axis_lengths(&self) -> [(&'static str, Option<usize>); 8] {
         [
             ("width", self.width.as_ref().map(Vec::len)),
             ("depth", self.depth.as_ref().map(Vec::len)),

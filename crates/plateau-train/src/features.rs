@@ -74,8 +74,14 @@ pub fn export_features(
 
     let device = backend.device()?;
     let bytes = std::fs::read(&weights).with_context(|| weights.display().to_string())?;
-    let model = read_safetensors(spec.model.init(&spec.input, &device)?, bytes)
-        .with_context(|| format!("{}: cannot load", weights.display()))?;
+    let model =
+        read_safetensors(spec.model.init(&spec.input, &device)?, bytes).with_context(|| {
+            format!(
+                "{}: cannot load the weights (damaged or not this run's); delete the run's \
+                 folder and rerun its sweep to train it again",
+                weights.display()
+            )
+        })?;
     let model = model.valid();
     let features = task_features(&model, &spec, &task, Some(layer), &device)?;
     let probed = &features.layers[0];

@@ -60,19 +60,11 @@ pub fn grid_size(config: &SweepConfig) -> usize {
         .grid
         .iter()
         .map(|entry| {
-            [
-                entry.width.as_ref().map(Vec::len),
-                entry.depth.as_ref().map(Vec::len),
-                entry.train_examples.as_ref().map(Vec::len),
-                entry.epochs.as_ref().map(Vec::len),
-                entry.lr.as_ref().map(Vec::len),
-                entry.weight_decay.as_ref().map(Vec::len),
-                entry.head_weight_decay.as_ref().map(Vec::len),
-                entry.seed.as_ref().map(Vec::len),
-            ]
-            .into_iter()
-            .flatten()
-            .fold(1usize, usize::saturating_mul)
+            entry
+                .axis_lengths()
+                .into_iter()
+                .filter_map(|(_, len)| len)
+                .fold(1usize, usize::saturating_mul)
         })
         .fold(0usize, usize::saturating_add)
 }

@@ -46,7 +46,10 @@ pub fn sweep_dir(config: &SweepConfig, out_dir: Option<&Path>) -> PathBuf {
 pub fn plan(config: &SweepConfig, progress: bool) -> Result<(Upstream, Vec<PlannedRun>)> {
     trace::phase("load-data", &config.name);
     let upstream = Upstream::load(&config.upstream, config.seed, progress)?;
-    let runs = expand(config, upstream.input)?;
+    let runs = expand(config, upstream.input).map_err(|e| match e {
+        plateau_models::ModelError::Invalid { field, message } => config.error_in(&field, message),
+        other => config.error_in("grid", other),
+    })?;
     Ok((upstream, runs))
 }
 
@@ -59,8 +62,30 @@ pub fn load_downstream(
     config
         .downstream
         .iter()
-        .map(|task| {
-            DownstreamTask::load(task, upstream.input, config.seed, progress).map_err(Into::into)
+        .enumerate()
+        .map(|(i, task)| {
+            let loaded = DownstreamTask::load(task, upstream.input, config.seed, progress)?;
+            // Refused now rather than after the first run has trained.
+            let (class, smallest) = loaded
+                .pool
+                .class_counts()
+                .into_iter()
+                .enumerate()
+                .min_by_key(|&(_, count)| count)
+                .unwrap_or((0, 0));
+            if let Some(&shots) = task.shots.iter().max().filter(|&&s| s > smallest) {
+                return Err(config
+                    .error_in(
+                        &format!("downstream[{i}].shots"),
+                        format!(
+                            "{shots} shots per class, but class {class} of {} has only {smallest} \
+                             examples in the few-shot pool; use at most {smallest}",
+                            task.task_name()
+                        ),
+                    )
+                    .into());
+            }
+            Ok(loaded)
         })
         .collect()
 }

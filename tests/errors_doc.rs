@@ -1,0 +1,379 @@
+//! Every kind of bad input a user can give, run through the real `plateau` binary: each must
+//! exit non-zero with one clear message (the file, the line:column for TOML, the field, the valid
+//! choices or the fix) and leave the results already in the output folder untouched.
+//!
+//! The messages are kept in `docs/errors.md`; this test fails when the program and the page
+//! differ. `PLATEAU_BLESS=1 cargo test --release --test errors_doc` rewrites the page.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A valid, tiny sweep; each case breaks one thing in it.
+const BASE: &str = r#"name = "errs"
+seed = 1
+
+[upstream]
+dataset = "synthetic"
+image_size = 16
+train_examples = 200
+val_examples = 50
+test_examples = 50
+
+[train]
+optimizer = "adamw"
+lr = 1e-2
+batch_size = 50
+epochs = 1
+
+[[downstream]]
+dataset = "synthetic"
+name = "probe"
+shots = [1, 5]
+seeds = 1
+test_examples = 50
+
+[[grid]]
+preset = "mixer-tiny-p4"
+width = [8]
+depth = [1]
+"#;
+
+/// What a case's command runs in: a scratch folder with an output folder that already holds
+/// results, which no bad input may touch.
+struct Scratch {
+    dir: PathBuf,
+}
+
+impl Scratch {
+    fn out(&self) -> PathBuf {
+        self.dir.join("out")
+    }
+
+    /// The results a previous sweep of the same name left.
+    fn results(&self) -> PathBuf {
+        self.out().join("errs").join("results.jsonl")
+    }
+
+    /// Writes the base config with `from` replaced by `to` (which must occur).
+    fn config_with(&self, from: &str, to: &str) -> String {
+        assert!(BASE.contains(from), "{from:?} is not in the base config");
+        self.write("sweep.toml", &BASE.replacen(from, to, 1))
+    }
+
+    fn write(&self, name: &str, text: &str) -> String {
+        let path = self.dir.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        path.to_string_lossy().into_owned()
+    }
+
+    fn sweep(&self, config: String) -> Vec<String> {
+        vec![
+            "sweep".into(),
+            config,
+            "--out".into(),
+            self.out().to_string_lossy().into_owned(),
+        ]
+    }
+}
+
+struct Case {
+    what: &'static str,
+    /// Writes what the case needs and returns the command's arguments.
+    args: fn(&Scratch) -> Vec<String>,
+}
+
+fn cases() -> Vec<Case> {
+    vec![
+        Case {
+            what: "config file missing",
+            args: |s| s.sweep(s.dir.join("nope.toml").to_string_lossy().into_owned()),
+        },
+        Case {
+            what: "malformed TOML",
+            args: |s| s.sweep(s.config_with("lr = 1e-2", "lr = = 1e-2")),
+        },
+        Case {
+            what: "unknown key",
+            args: |s| s.sweep(s.config_with("batch_size = 50", "batch_sise = 50")),
+        },
+        Case {
+            what: "unknown key in a grid entry",
+            args: |s| s.sweep(s.config_with("width = [8]", "widht = [8]")),
+        },
+        Case {
+            what: "missing section",
+            args: |s| {
+                let without_train = BASE.replace(
+                    "[train]\noptimizer = \"adamw\"\nlr = 1e-2\nbatch_size = 50\nepochs = 1\n",
+                    "",
+                );
+                s.sweep(s.write("sweep.toml", &without_train))
+            },
+        },
+        Case {
+            what: "wrong type",
+            args: |s| s.sweep(s.config_with("epochs = 1", "epochs = \"one\"")),
+        },
+        Case {
+            what: "unknown preset",
+            args: |s| s.sweep(s.config_with("mixer-tiny-p4", "mixer-huge-p4")),
+        },
+        Case {
+            what: "unknown model family",
+            args: |s| {
+                s.sweep(s.config_with(
+                    "preset = \"mixer-tiny-p4\"",
+                    "model = { family = \"cnn\", width = 8 }",
+                ))
+            },
+        },
+        Case {
+            what: "unknown dataset",
+            args: |s| s.sweep(s.config_with("dataset = \"synthetic\"", "dataset = \"imagenet\"")),
+        },
+        Case {
+            what: "unknown optimizer",
+            args: |s| s.sweep(s.config_with("\"adamw\"", "\"adam\"")),
+        },
+        Case {
+            what: "attention heads do not divide the width",
+            args: |s| {
+                let config = s.config_with("mixer-tiny-p4", "vit-tiny-p4");
+                let text = std::fs::read_to_string(&config)
+                    .unwrap()
+                    .replace("width = [8]", "width = [10]");
+                s.sweep(s.write("sweep.toml", &text))
+            },
+        },
+        Case {
+            what: "patch does not divide the image size",
+            args: |s| s.sweep(s.config_with("image_size = 16", "image_size = 18")),
+        },
+        Case {
+            what: "zero width",
+            args: |s| s.sweep(s.config_with("width = [8]", "width = [0]")),
+        },
+        Case {
+            what: "negative width",
+            args: |s| s.sweep(s.config_with("width = [8]", "width = [-8]")),
+        },
+        Case {
+            what: "empty axis",
+            args: |s| s.sweep(s.config_with("width = [8]", "width = []")),
+        },
+        Case {
+            what: "empty grid",
+            args: |s| {
+                let start = BASE.find("[[grid]]").unwrap();
+                let text = format!("grid = []\n{}", &BASE[..start]);
+                s.sweep(s.write("sweep.toml", &text))
+            },
+        },
+        Case {
+            what: "zero batch size",
+            args: |s| s.sweep(s.config_with("batch_size = 50", "batch_size = 0")),
+        },
+        Case {
+            what: "both epochs and steps",
+            args: |s| s.sweep(s.config_with("epochs = 1", "epochs = 1\nsteps = 10")),
+        },
+        Case {
+            what: "shots larger than the pool",
+            args: |s| s.sweep(s.config_with("shots = [1, 5]", "shots = [1, 5000]")),
+        },
+        Case {
+            what: "--set on an unknown key",
+            args: |s| {
+                let mut args = s.sweep(s.config_with("", ""));
+                args.extend(["--set".into(), "train.learning_rate=0.1".into()]);
+                args
+            },
+        },
+        Case {
+            what: "--set without a value",
+            args: |s| {
+                let mut args = s.sweep(s.config_with("", ""));
+                args.extend(["--set".into(), "train.lr".into()]);
+                args
+            },
+        },
+        Case {
+            what: "unknown backend",
+            args: |s| {
+                let mut args = vec!["--backend".to_string(), "tpu".to_string()];
+                args.extend(s.sweep(s.config_with("", "")));
+                args
+            },
+        },
+        Case {
+            what: "output folder holds another sweep's results",
+            args: |s| {
+                s.write(
+                    "out/errs/sweep.json",
+                    r#"{"name": "another-sweep", "seed": 3}"#,
+                );
+                s.sweep(s.config_with("", ""))
+            },
+        },
+        Case {
+            what: "corrupt dataset file",
+            args: |s| {
+                // The digits CSV, cut off in its first row.
+                s.write(
+                    "data/digits.csv",
+                    "0,0,5,13,9,1,0,0,0,0,13,15,10,15,5,0,0,3",
+                );
+                let config = s.config_with(
+                    "dataset = \"synthetic\"\nimage_size = 16",
+                    &format!(
+                        "dataset = \"digits\"\npath = {:?}\nimage_size = 16",
+                        s.dir.join("data")
+                    ),
+                );
+                s.sweep(config)
+            },
+        },
+        Case {
+            what: "truncated resume checkpoint",
+            args: |s| {
+                let config = s.config_with("", "");
+                let id = run_id(&config);
+                let checkpoint = format!("out/errs/{id}/checkpoint");
+                s.write(&format!("{checkpoint}/state.json"), r#"{"epoch": 1, "step": 4, "images_seen": 200, "train_seconds": 1.0, "val_accuracy": 0.5}"#);
+                s.write(&format!("{checkpoint}/model.bpk"), "BURNPACK");
+                s.write(&format!("{checkpoint}/optimizer.bin"), "");
+                s.sweep(config)
+            },
+        },
+        Case {
+            what: "truncated model.safetensors (plateau features)",
+            args: |s| {
+                let config = s.config_with("", "");
+                let id = run_id(&config);
+                let run = format!("out/errs/{id}");
+                let spec = plan_spec(&config);
+                s.write(&format!("{run}/config.json"), &spec);
+                s.write(
+                    &format!("{run}/model.safetensors"),
+                    "\u{8}\0\0\0\0\0\0\0{\"a\":",
+                );
+                vec![
+                    "features".into(),
+                    s.dir.join(&run).to_string_lossy().into_owned(),
+                    "--task".into(),
+                    "probe".into(),
+                    "--out".into(),
+                    s.dir
+                        .join("features.safetensors")
+                        .to_string_lossy()
+                        .into_owned(),
+                ]
+            },
+        },
+    ]
+}
+
+/// The id of the config's only run.
+fn run_id(config: &str) -> String {
+    let config = plateau_train::SweepConfig::load(Path::new(config), &[]).unwrap();
+    let (_, runs) = plateau_train::runner::plan(&config, false).unwrap();
+    runs[0].id.clone()
+}
+
+/// The `config.json` a run of the config writes.
+fn plan_spec(config: &str) -> String {
+    let config = plateau_train::SweepConfig::load(Path::new(config), &[]).unwrap();
+    let (_, runs) = plateau_train::runner::plan(&config, false).unwrap();
+    serde_json::to_string_pretty(&runs[0].spec).unwrap()
+}
+
+/// One row of the page: the case, the command as a user types it, and what plateau says.
+fn run_case(case: &Case) -> (String, String) {
+    let scratch = Scratch {
+        dir: tempfile::tempdir().unwrap().keep(),
+    };
+    let earlier = "{\"run_id\": \"earlier\", \"kept\": true}\n";
+    scratch.write("out/errs/results.jsonl", earlier);
+    let args = (case.args)(&scratch);
+    let output = Command::new(env!("CARGO_BIN_EXE_plateau"))
+        .args(&args)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let shown = |text: &str| text.replace(&scratch.dir.to_string_lossy().into_owned(), "<dir>");
+    assert!(
+        !output.status.success(),
+        "{}: exited with success\n{stderr}",
+        case.what
+    );
+    assert!(
+        std::fs::read_to_string(scratch.results())
+            .unwrap()
+            .starts_with(earlier),
+        "{}: earlier results were changed",
+        case.what
+    );
+    // The sweep's own last word (a failed run's process also printed its error above it).
+    let lines: Vec<&str> = stderr.lines().collect();
+    let last = lines
+        .iter()
+        .rposition(|l| l.starts_with("error"))
+        .unwrap_or(lines.len());
+    let error = &lines[last..];
+    assert!(
+        !error.is_empty(),
+        "{}: no error line in\n{stderr}",
+        case.what
+    );
+    let _ = std::fs::remove_dir_all(&scratch.dir);
+    let command = format!("plateau {}", shown(&args.join(" ")));
+    (command, shown(&error.join("\n")))
+}
+
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', "<br>")
+}
+
+fn page(rows: &[(String, String, String)]) -> String {
+    let mut page = String::from(
+        "# Errors for bad input\n\n\
+         What plateau says for each kind of bad input. Every case exits with a non-zero code and \
+         leaves the results already in the output folder as they were. `<dir>` stands for the \
+         folder the command ran in.\n\n\
+         This page is checked by `tests/errors_doc.rs`, which runs every case through the real \
+         binary; `PLATEAU_BLESS=1 cargo test --release --test errors_doc` rewrites it after a \
+         message changes.\n\n\
+         | case | command | message |\n|---|---|---|\n",
+    );
+    for (what, command, message) in rows {
+        page.push_str(&format!(
+            "| {} | `{}` | {} |\n",
+            cell(what),
+            cell(command),
+            cell(message)
+        ));
+    }
+    page
+}
+
+#[test]
+fn every_bad_input_gets_one_clear_message_and_docs_errors_md_shows_it() {
+    let rows: Vec<(String, String, String)> = cases()
+        .iter()
+        .map(|case| {
+            let (command, message) = run_case(case);
+            (case.what.to_string(), command, message)
+        })
+        .collect();
+    let page = page(&rows);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/errors.md");
+    if std::env::var_os("PLATEAU_BLESS").is_some() {
+        std::fs::write(&path, &page).unwrap();
+    }
+    let written = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        written == page,
+        "docs/errors.md is out of date; rerun with PLATEAU_BLESS=1 and read the diff.\n{page}"
+    );
+}
