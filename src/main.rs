@@ -1,5 +1,6 @@
 //! The `plateau` command line: parses arguments and calls into the crates; nothing else.
 
+mod bench;
 mod datasets;
 mod features;
 mod fit;
@@ -43,6 +44,8 @@ enum Command {
     Features(features::FeaturesArgs),
     /// List, fetch and verify datasets.
     Datasets(datasets::DatasetsArgs),
+    /// Time training steps and evaluation forwards of a preset or of a sweep's models.
+    Bench(bench::BenchArgs),
 }
 
 /// Accepts only backends compiled into this binary, naming the cargo feature otherwise.
@@ -56,6 +59,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Params(args) => params::run(&args),
         Command::Datasets(args) => datasets::run(&args),
+        Command::Bench(args) => bench::run(&args, cli.backend),
         Command::Report(args) => report::run(&args),
         Command::Fit(args) => fit::run(&args),
         Command::Features(args) => features::run(&args, cli.backend),

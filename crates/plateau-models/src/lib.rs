@@ -159,6 +159,17 @@ impl ModelConfig {
         }
     }
 
+    /// ViT and Mixer: the number of blocks. ResNet: the blocks of every stage.
+    pub fn with_depth(&self, depth: usize) -> Self {
+        let mut model = self.clone();
+        match &mut model {
+            ModelConfig::Resnet(c) => c.stage_depths.iter_mut().for_each(|d| *d = depth),
+            ModelConfig::Vit(c) => c.depth = depth,
+            ModelConfig::Mixer(c) => c.depth = depth,
+        }
+        model
+    }
+
     /// Builds the model on `device` after validating its shapes.
     pub fn init(&self, input: &InputSpec, device: &Device) -> Result<Model, ModelError> {
         self.validate(input)?;

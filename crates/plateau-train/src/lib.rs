@@ -2,6 +2,7 @@
 //! runner that wires plateau-data, plateau-models and plateau-metrics together.
 
 pub mod backend;
+pub mod bench;
 pub mod checkpoint;
 pub mod config;
 pub mod data;
@@ -13,6 +14,8 @@ pub mod progress;
 pub mod run;
 pub mod runner;
 pub mod schedule;
+pub mod step;
+pub mod timing;
 pub mod trace;
 
 pub use backend::{Backend, BackendError};

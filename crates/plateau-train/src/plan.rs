@@ -159,7 +159,7 @@ fn apply_axis(spec: &mut RunSpec, axis: &str, value: &serde_json::Value) {
     let as_f64 = || value.as_f64().expect("number axis");
     match axis {
         "width" => spec.model = spec.model.with_width(as_usize()),
-        "depth" => spec.model = with_depth(&spec.model, as_usize()),
+        "depth" => spec.model = spec.model.with_depth(as_usize()),
         "train_examples" => spec.upstream.train_examples = Some(as_usize()),
         "epochs" => {
             spec.train.epochs = Some(as_usize());
@@ -171,15 +171,4 @@ fn apply_axis(spec: &mut RunSpec, axis: &str, value: &serde_json::Value) {
         "seed" => spec.seed = value.as_u64().expect("integer seed"),
         other => unreachable!("unknown axis {other}"),
     }
-}
-
-/// ViT/Mixer: number of blocks. ResNet: blocks in every stage.
-fn with_depth(model: &ModelConfig, depth: usize) -> ModelConfig {
-    let mut model = model.clone();
-    match &mut model {
-        ModelConfig::Resnet(c) => c.stage_depths.iter_mut().for_each(|d| *d = depth),
-        ModelConfig::Vit(c) => c.depth = depth,
-        ModelConfig::Mixer(c) => c.depth = depth,
-    }
-    model
 }

@@ -7,13 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use burn::grad_clipping::GradientClippingConfig;
 use burn::module::Module;
-use burn::module::ParamGroup;
 use burn::nn::loss::CrossEntropyLossConfig;
-use burn::optim::decay::WeightDecayConfig;
-use burn::optim::momentum::MomentumConfig;
-use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer, Optimizer, SgdConfig};
 use burn::prelude::*;
 use plateau_data::ImageSet;
 use plateau_data::batch::{batch_tensors, epoch_order, epoch_rng};
@@ -23,13 +18,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::Backend;
 use crate::checkpoint::{self, TrainState};
-use crate::config::{OptimizerKind, TrainConfig};
 use crate::data::{DownstreamTask, Upstream};
 use crate::finetune::finetune;
 use crate::plan::PlannedRun;
 use crate::probe::probe_all;
 use crate::progress::{ProgressMode, RunProgress};
 use crate::schedule::learning_rate;
+use crate::step::{build_optimizer, loss_function, train_step};
+use crate::timing::PhaseSeconds;
 use crate::trace;
 
 /// What a finished (or diverged) run reports; written to `summary.json`.
@@ -44,6 +40,9 @@ pub struct RunSummary {
     pub images_seen: u64,
     pub epochs: usize,
     pub steps: usize,
+    /// Where this process's time went (a resumed run counts only what it did after resuming).
+    #[serde(default)]
+    pub seconds: PhaseSeconds,
 }
 
 /// Everything a run reads besides its spec.
@@ -93,11 +92,8 @@ pub fn train(run: &PlannedRun, ctx: &RunContext) -> Result<RunSummary> {
             Some(resumed) => resumed,
             None => (model, optimizer, TrainState::default()),
         };
-    let loss_fn = CrossEntropyLossConfig::new()
-        .with_smoothing(
-            (spec.train.label_smoothing > 0.0).then_some(spec.train.label_smoothing as f32),
-        )
-        .init(&train_device);
+    let loss_fn = loss_function(&spec.train, &train_device);
+    let mut seconds = PhaseSeconds::default();
     let progress = RunProgress::new(&ctx.progress, &run.label(), total_steps, state.step);
     let mut metrics = open_metrics(&ctx.run_dir, state.epoch)?;
 
@@ -121,19 +117,28 @@ pub fn train(run: &PlannedRun, ctx: &RunContext) -> Result<RunSummary> {
                 spec.train.warmup_steps,
                 spec.train.schedule,
             );
+            let batching = Instant::now();
             let (images, labels) = batch_tensors(
                 &train_set,
                 batch,
                 Some((&spec.train.augmentation, &mut augment_rng)),
                 &train_device,
             );
-            let loss = loss_fn.forward(model.forward(images), labels);
-            if state.step % LOSS_EVERY == 0 || state.step + 1 == total_steps {
-                let value = loss.clone().into_scalar::<f32>() as f64;
+            seconds.batches += batching.elapsed().as_secs_f64();
+            // The loss is read inside the timed span: on a GPU that read is where the queued
+            // work is waited for.
+            let stepping = Instant::now();
+            let loss;
+            (model, loss) = train_step(model, &mut optimizer, &loss_fn, images, labels, lr);
+            let read_loss = state.step % LOSS_EVERY == 0 || state.step + 1 == total_steps;
+            let loss_value = read_loss.then(|| loss.into_scalar::<f32>() as f64);
+            seconds.steps += stepping.elapsed().as_secs_f64();
+            if let Some(value) = loss_value {
                 if !value.is_finite() {
                     return Ok(diverged(
                         &ctx.run_dir,
                         &state,
+                        seconds,
                         format!("training loss became {value} at step {}", state.step),
                     ));
                 }
@@ -141,24 +146,25 @@ pub fn train(run: &PlannedRun, ctx: &RunContext) -> Result<RunSummary> {
                 loss_reads += 1;
                 progress.loss(value);
             }
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optimizer.step(lr, model, grads);
             state.step += 1;
             state.images_seen += batch.len() as u64;
             progress.step(epoch + 1, epochs, batch.len());
         }
         state.train_seconds += started.elapsed().as_secs_f64();
         state.epoch = epoch + 1;
+        let validating = Instant::now();
         let (val_accuracy, val_loss) = evaluate(
             &model.valid(),
             &ctx.upstream.splits.val,
             spec.train.eval_batch_size,
             &device,
         );
+        seconds.validation += validating.elapsed().as_secs_f64();
         if !val_loss.is_finite() {
             return Ok(diverged(
                 &ctx.run_dir,
                 &state,
+                seconds,
                 format!(
                     "validation loss became {val_loss} after epoch {}",
                     state.epoch
@@ -175,7 +181,9 @@ pub fn train(run: &PlannedRun, ctx: &RunContext) -> Result<RunSummary> {
         writeln!(metrics, "{line}")?;
         metrics.sync_all()?;
         trace::phase("checkpoint", &run.id);
+        let saving = Instant::now();
         checkpoint::save(&ctx.run_dir, &model, &optimizer, &state)?;
+        seconds.checkpoints += saving.elapsed().as_secs_f64();
         progress.epoch_done(state.epoch, epochs, val_accuracy);
         if ctx.stop.load(Ordering::SeqCst) && state.epoch < epochs {
             anyhow::bail!(
@@ -188,20 +196,28 @@ pub fn train(run: &PlannedRun, ctx: &RunContext) -> Result<RunSummary> {
 
     let eval_model = model.valid();
     trace::phase("export", &run.id);
+    let exporting = Instant::now();
     checkpoint::export_safetensors(&ctx.run_dir.join("model.safetensors"), &eval_model)?;
+    seconds.checkpoints += exporting.elapsed().as_secs_f64();
+    let testing = Instant::now();
     let (test_accuracy, test_loss) = evaluate(
         &eval_model,
         &ctx.upstream.splits.test,
         spec.train.eval_batch_size,
         &device,
     );
+    seconds.test += testing.elapsed().as_secs_f64();
     trace::phase("probe", &run.id);
+    let probing = Instant::now();
     let mut downstream = probe_all(&eval_model, &run.spec, ctx.downstream, &device)?;
+    seconds.probes += probing.elapsed().as_secs_f64();
+    let finetuning = Instant::now();
     for task in ctx.downstream {
         if let Some(config) = &task.config.finetune {
             downstream.extend(finetune(&eval_model, &run.spec, task, config, &device)?);
         }
     }
+    seconds.finetune += finetuning.elapsed().as_secs_f64();
     let summary = RunSummary {
         status: RunStatus::Ok,
         error: None,
@@ -216,6 +232,7 @@ pub fn train(run: &PlannedRun, ctx: &RunContext) -> Result<RunSummary> {
         images_seen: state.images_seen,
         epochs: state.epoch,
         steps: state.step,
+        seconds,
     };
     trace::phase("summary", &run.id);
     write_summary(&ctx.run_dir, &summary)?;
@@ -270,7 +287,7 @@ fn open_metrics(run_dir: &Path, epoch: usize) -> Result<std::fs::File> {
         .with_context(|| path.display().to_string())
 }
 
-fn diverged(run_dir: &Path, state: &TrainState, why: String) -> RunSummary {
+fn diverged(run_dir: &Path, state: &TrainState, seconds: PhaseSeconds, why: String) -> RunSummary {
     let summary = RunSummary {
         status: RunStatus::Diverged,
         error: Some(why),
@@ -281,6 +298,7 @@ fn diverged(run_dir: &Path, state: &TrainState, why: String) -> RunSummary {
         images_seen: state.images_seen,
         epochs: state.epoch,
         steps: state.step,
+        seconds,
     };
     let _ = write_summary(run_dir, &summary);
     summary
@@ -298,54 +316,6 @@ pub fn read_summary(run_dir: &Path) -> Result<RunSummary> {
     let path = run_dir.join("summary.json");
     serde_json::from_slice(&std::fs::read(&path).with_context(|| path.display().to_string())?)
         .with_context(|| format!("{}: corrupt summary", path.display()))
-}
-
-fn build_optimizer(train: &TrainConfig) -> ModuleOptimizer {
-    let clip = train
-        .grad_clip
-        .map(|c| GradientClippingConfig::Norm(c as f32));
-    match train.optimizer {
-        OptimizerKind::Adamw => {
-            let adamw = |wd: f64| AdamWConfig::new().with_weight_decay(wd as f32);
-            let whole = adamw(train.weight_decay)
-                .with_grad_clipping(clip.clone())
-                .init();
-            with_head_decay(whole, train, clip, |wd| adamw(wd).build())
-        }
-        OptimizerKind::Sgd => {
-            let sgd = |wd: f64| {
-                SgdConfig::new()
-                    .with_momentum(Some(
-                        MomentumConfig::new()
-                            .with_momentum(train.momentum)
-                            .with_dampening(0.0),
-                    ))
-                    .with_weight_decay((wd > 0.0).then(|| WeightDecayConfig::new(wd as f32)))
-            };
-            let whole = sgd(train.weight_decay)
-                .with_gradient_clipping(clip.clone())
-                .init();
-            with_head_decay(whole, train, clip, |wd| sgd(wd).build())
-        }
-    }
-}
-
-/// Gives the head its own weight decay, when the config asks for one: its parameters live under
-/// `head.`, and the last matching group wins.
-fn with_head_decay<O: Optimizer + 'static>(
-    whole: ModuleOptimizer,
-    train: &TrainConfig,
-    clip: Option<GradientClippingConfig>,
-    optimizer_with_decay: impl Fn(f64) -> O,
-) -> ModuleOptimizer {
-    match train.head_weight_decay {
-        Some(head_wd) => whole.with_group(
-            ParamGroup::from_predicate("head."),
-            optimizer_with_decay(head_wd),
-            clip.map(|c| c.init()),
-        ),
-        None => whole,
-    }
 }
 
 /// Accuracy and mean cross-entropy of `model` on `set`.

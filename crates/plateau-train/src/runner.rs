@@ -15,6 +15,7 @@ use crate::data::{DownstreamTask, Upstream};
 use crate::plan::{PlannedRun, expand};
 use crate::progress::{ProgressMode, SweepProgress};
 use crate::run::{RunContext, RunSummary, read_summary, train};
+use crate::timing::SweepTiming;
 use crate::trace;
 
 /// How a sweep is run.
@@ -97,6 +98,7 @@ pub fn run_sweep(
     child: ChildCommand,
     stop: &AtomicBool,
 ) -> Result<Vec<ResultRow>> {
+    let sweep_started = std::time::Instant::now();
     let dir = sweep_dir(config, options.out_dir.as_deref());
     let (upstream, runs) = plan(config, options.chatty())?;
     if options.dry_run {
@@ -126,6 +128,10 @@ pub fn run_sweep(
         todo.len(),
         dir.display()
     );
+    let mut timing = SweepTiming {
+        setup_seconds: sweep_started.elapsed().as_secs_f64(),
+        ..Default::default()
+    };
     let started = std::time::Instant::now();
     let progress = SweepProgress::new(options.chatty(), &config.name, todo.len());
     let mut rows = Vec::new();
@@ -153,6 +159,8 @@ pub fn run_sweep(
         let finished = read_summary(&run_dir)
             .ok()
             .filter(|s| s.status != RunStatus::Failed);
+        let run_started = std::time::Instant::now();
+        let trained = finished.is_none();
         let summary = match (finished, child) {
             (Some(summary), _) => {
                 // Finish its tidying too, should the kill have come before that.
@@ -186,6 +194,9 @@ pub fn run_sweep(
             ));
             break;
         }
+        if trained {
+            timing.add_run(run_started.elapsed(), &summary.seconds);
+        }
         let row = result_row(run, &summary, options.backend)?;
         trace::phase("append", &run.id);
         store.append(&row)?;
@@ -195,9 +206,17 @@ pub fn run_sweep(
     }
     progress.finish();
     trace::phase("report", &config.name);
+    let reporting = std::time::Instant::now();
     let report = plateau_metrics::report::write_report(&dir)
         .with_context(|| format!("writing the report in {}", dir.display()))?;
     eprintln!("report: {}", report.display());
+    timing.report_seconds = reporting.elapsed().as_secs_f64();
+    timing.finish(sweep_started.elapsed());
+    if timing.runs_trained > 0 {
+        eprintln!("{}", timing.describe());
+        let json = serde_json::to_string_pretty(&timing)?;
+        plateau_data::cache::write_atomic(&dir.join(TIMING_FILE), json.as_bytes())?;
+    }
     Ok(rows)
 }
 
@@ -265,13 +284,40 @@ fn train_in_child(
         (_, Ok(summary)) if summary.status == RunStatus::Diverged => summary,
         _ => {
             let why = std::fs::read_to_string(run_dir.join(ERROR_LOG)).unwrap_or_default();
-            let how = match status.code() {
-                Some(code) => format!("exit code {code}"),
-                None => "a signal (killed, e.g. out of memory)".to_string(),
-            };
-            failed(format!("run process ended with {how}: {}", why.trim()))
+            failed(format!(
+                "run process ended with {}: {}",
+                describe_exit(&status),
+                why.trim()
+            ))
         }
     }
+}
+
+/// How a run process ended, in words that point at the likely cause.
+fn describe_exit(status: &std::process::ExitStatus) -> String {
+    if let Some(code) = status.code() {
+        return format!("exit code {code}");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        match status.signal() {
+            Some(9) => {
+                return "signal 9 (SIGKILL: killed, e.g. by the kernel's out-of-memory killer; \
+                        `dmesg` tells) — give it more memory or a smaller model or batch"
+                    .to_string();
+            }
+            Some(6) => {
+                return "signal 6 (SIGABRT: aborted, as a failed memory allocation does; the \
+                        run's output above names the allocation) — give it more memory or a \
+                        smaller model or batch"
+                    .to_string();
+            }
+            Some(signal) => return format!("signal {signal}"),
+            None => {}
+        }
+    }
+    "an unknown signal".to_string()
 }
 
 /// The `plateau train` flag that asks a child run for progress events instead of its own bar.
@@ -311,6 +357,7 @@ fn failed(error: String) -> RunSummary {
         images_seen: 0,
         epochs: 0,
         steps: 0,
+        seconds: Default::default(),
     }
 }
 
@@ -383,6 +430,9 @@ pub fn remove_stale_temporaries(dir: &Path) {
         }
     }
 }
+
+/// The time account of the latest invocation that trained something.
+pub const TIMING_FILE: &str = "timing.json";
 
 /// The lock file that keeps two sweeps from writing into one folder at once.
 pub const LOCK_FILE: &str = "sweep.lock";

@@ -1,0 +1,158 @@
+//! Where a sweep's time goes: the seconds each run spends per phase, and the share of the
+//! sweep's wall time spent outside training steps — what evaluation, probes, checkpoints and
+//! process start-up cost on top of the compute a user asked for.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Seconds one run spent in each phase.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PhaseSeconds {
+    /// Forward, backward and optimizer updates (with the occasional loss read).
+    pub steps: f64,
+    /// Assembling training batches: augmentation and the copy to the device.
+    pub batches: f64,
+    /// The validation pass after every epoch.
+    pub validation: f64,
+    /// Upstream test accuracy.
+    pub test: f64,
+    /// Feature extraction and few-shot probes.
+    pub probes: f64,
+    /// Fine-tuning transfer, where configured.
+    pub finetune: f64,
+    /// Resume checkpoints and the safetensors export.
+    pub checkpoints: f64,
+}
+
+impl PhaseSeconds {
+    pub fn total(&self) -> f64 {
+        self.steps
+            + self.batches
+            + self.validation
+            + self.test
+            + self.probes
+            + self.finetune
+            + self.checkpoints
+    }
+
+    fn add(&mut self, other: &PhaseSeconds) {
+        self.steps += other.steps;
+        self.batches += other.batches;
+        self.validation += other.validation;
+        self.test += other.test;
+        self.probes += other.probes;
+        self.finetune += other.finetune;
+        self.checkpoints += other.checkpoints;
+    }
+}
+
+/// The time of one `plateau sweep` invocation (`timing.json` in the sweep folder).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SweepTiming {
+    pub wall_seconds: f64,
+    pub runs_trained: usize,
+    /// Summed over the runs trained by this invocation.
+    pub phases: PhaseSeconds,
+    /// Loading the sweep's data and planning, before the first run.
+    pub setup_seconds: f64,
+    /// The part of each run's wall time outside its phases: starting its process, loading its
+    /// data, writing its summary.
+    pub run_startup_seconds: f64,
+    pub report_seconds: f64,
+    /// Share of the wall time outside training steps.
+    pub overhead_share: f64,
+}
+
+impl SweepTiming {
+    /// Adds a run that took `wall` from start to its recorded result.
+    pub fn add_run(&mut self, wall: Duration, phases: &PhaseSeconds) {
+        self.runs_trained += 1;
+        self.phases.add(phases);
+        self.run_startup_seconds += (wall.as_secs_f64() - phases.total()).max(0.0);
+    }
+
+    /// Closes the account once the sweep is over.
+    pub fn finish(&mut self, wall: Duration) {
+        self.wall_seconds = wall.as_secs_f64();
+        self.overhead_share = match self.wall_seconds > 0.0 {
+            true => (1.0 - self.phases.steps / self.wall_seconds).clamp(0.0, 1.0),
+            false => 0.0,
+        };
+    }
+
+    /// Wall time not in any phase above: appending results, logging.
+    pub fn other_seconds(&self) -> f64 {
+        let known = self.phases.total()
+            + self.setup_seconds
+            + self.run_startup_seconds
+            + self.report_seconds;
+        (self.wall_seconds - known).max(0.0)
+    }
+
+    /// One paragraph for the end of a sweep.
+    pub fn describe(&self) -> String {
+        let share = |seconds: f64| 100.0 * seconds / self.wall_seconds.max(1e-9);
+        let p = &self.phases;
+        let parts = [
+            ("batches", p.batches),
+            ("validation", p.validation),
+            ("test", p.test),
+            ("probes", p.probes),
+            ("fine-tuning", p.finetune),
+            ("checkpoints", p.checkpoints),
+            ("run start-up and data", self.run_startup_seconds),
+            ("sweep set-up", self.setup_seconds),
+            ("report", self.report_seconds),
+            ("other", self.other_seconds()),
+        ];
+        let rest: Vec<String> = parts
+            .iter()
+            .filter(|(_, seconds)| *seconds > 0.0)
+            .map(|(name, seconds)| format!("{name} {:.1} %", share(*seconds)))
+            .collect();
+        format!(
+            "time: {:.1} s for {} run(s); {:.1} % in training steps, {:.1} % outside them ({})",
+            self.wall_seconds,
+            self.runs_trained,
+            share(p.steps),
+            100.0 * self.overhead_share,
+            rest.join(", ")
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_overhead_is_what_is_not_training_steps() {
+        let mut timing = SweepTiming {
+            setup_seconds: 1.0,
+            ..Default::default()
+        };
+        let run = PhaseSeconds {
+            steps: 40.0,
+            probes: 3.0,
+            validation: 2.0,
+            ..Default::default()
+        };
+        timing.add_run(Duration::from_secs(46), &run);
+        timing.add_run(Duration::from_secs(46), &run);
+        timing.report_seconds = 0.5;
+        timing.finish(Duration::from_secs(100));
+        assert_eq!(timing.runs_trained, 2);
+        assert!((timing.run_startup_seconds - 2.0).abs() < 1e-9);
+        assert!((timing.overhead_share - 0.2).abs() < 1e-9);
+        assert!((timing.other_seconds() - 6.5).abs() < 1e-9);
+        let text = timing.describe();
+        assert!(text.contains("80.0 % in training steps"), "{text}");
+        assert!(text.contains("probes 6.0 %"), "{text}");
+        assert!(
+            !text.contains("fine-tuning"),
+            "phases that took no time are left out: {text}"
+        );
+    }
+}
