@@ -1,11 +1,9 @@
 //! Building blocks shared by more than one family.
 
 use burn::module::{Module, Param};
-use burn::nn::{Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::nn::{BatchNorm, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::gelu;
-use burn::tensor::module::conv2d;
-use burn::tensor::ops::ConvOptions;
 
 /// Two linear layers with a GELU between them (the transformer and Mixer MLP).
 #[derive(Module, Debug)]
@@ -100,14 +98,38 @@ impl Conv {
             true => standardize_weight(self.weight.val()),
             false => self.weight.val(),
         };
-        let options = ConvOptions::new(
-            [self.stride, self.stride],
-            [self.padding, self.padding],
-            [1, 1],
-            1,
-        );
-        conv2d(x, weight, self.bias.as_ref().map(Param::val), options)
+        // plateau-kernels' convolution: our own CPU kernels on flex, burn's elsewhere.
+        let stride = [self.stride, self.stride];
+        let y = plateau_kernels::conv2d(x, weight, stride, [self.padding, self.padding]);
+        match &self.bias {
+            // [Co] → [1, Co, 1, 1], broadcast over the batch and positions.
+            Some(bias) => y + bias.val().reshape([1, -1, 1, 1]),
+            None => y,
+        }
     }
+}
+
+/// `norm.forward(x)`, with plateau-kernels' fused kernels when training: burn's `BatchNorm`
+/// keeps the parameters and running statistics (so checkpoints are unchanged), and its
+/// running averages are updated as burn updates them.
+pub fn batch_norm(norm: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
+    if !(x.device().is_autodiff() && norm.training.is_enabled()) {
+        return norm.forward(x);
+    }
+    let device = x.device();
+    let batch =
+        plateau_kernels::batch_norm_train(x, norm.gamma.val(), norm.beta.val(), norm.epsilon);
+    let momentum = norm.momentum;
+    let update = |running: &burn::module::RunningState<Tensor<1>>, batch: Tensor<1>| {
+        let value = running
+            .value_sync()
+            .to_device(&device)
+            .mul_scalar(1.0 - momentum);
+        running.update(value.add(batch.detach().mul_scalar(momentum)).detach());
+    };
+    update(&norm.running_mean, batch.mean);
+    update(&norm.running_var, batch.variance);
+    batch.output
 }
 
 /// Zero mean, unit variance per output filter (Qiao et al.; BiT's StdConv2d).

@@ -328,7 +328,7 @@ pub enum Norm {
 impl Norm {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         match self {
-            Norm::Batch(norm) => norm.forward(x),
+            Norm::Batch(norm) => crate::layers::batch_norm(norm, x),
             Norm::Group(norm) => norm.forward(x),
         }
     }

@@ -1,0 +1,116 @@
+//! The kernels through burn, on the flex backend with autodiff, against burn's own operations:
+//! the same outputs, and the same gradients reach the same tensors.
+
+use burn::prelude::*;
+use burn::tensor::Distribution;
+use burn::tensor::module::conv2d as burn_conv2d;
+use burn::tensor::ops::ConvOptions;
+
+fn assert_close<const D: usize>(ours: Tensor<D>, burns: Tensor<D>, what: &str) {
+    let (a, b) = (
+        ours.into_data().to_vec::<f32>().unwrap(),
+        burns.into_data().to_vec::<f32>().unwrap(),
+    );
+    assert_eq!(a.len(), b.len(), "{what}: lengths");
+    let scale = b.iter().fold(0f32, |m, v| m.max(v.abs())).max(1.0);
+    for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+        assert!((x - y).abs() <= 1e-4 * scale, "{what}[{i}]: {x} vs {y}");
+    }
+}
+
+fn random<const D: usize>(shape: [usize; D], device: &Device) -> Tensor<D> {
+    Tensor::random(shape, Distribution::Uniform(-1.0, 1.0), device)
+}
+
+#[test]
+fn conv2d_forward_and_gradients_match_burn() {
+    let device = Device::flex().autodiff();
+    device.seed(3);
+    for (x_shape, w_shape, stride, padding) in [
+        ([4, 3, 9, 9], [5, 3, 3, 3], [1, 1], [1, 1]),
+        ([3, 4, 8, 8], [6, 4, 3, 3], [2, 2], [1, 1]),
+        ([2, 4, 6, 6], [3, 4, 1, 1], [2, 2], [0, 0]),
+        ([2, 3, 8, 8], [7, 3, 4, 4], [4, 4], [0, 0]),
+    ] {
+        let x = random(x_shape, &device);
+        let w = random(w_shape, &device);
+        let out_grad_weights = random([x_shape[0], w_shape[0], x_shape[2], x_shape[3]], &device);
+        let run = |ours: bool| {
+            let (x, w) = (
+                x.clone().detach().require_grad(),
+                w.clone().detach().require_grad(),
+            );
+            let y = match ours {
+                true => plateau_kernels::conv2d(x.clone(), w.clone(), stride, padding),
+                false => burn_conv2d(
+                    x.clone(),
+                    w.clone(),
+                    None,
+                    ConvOptions::new(stride, padding, [1, 1], 1),
+                ),
+            };
+            let [b, c, h, wd] = y.dims();
+            let weights = out_grad_weights.clone().slice([0..b, 0..c, 0..h, 0..wd]);
+            let grads = (y.clone() * weights).sum().backward();
+            (y.inner(), x.grad(&grads).unwrap(), w.grad(&grads).unwrap())
+        };
+        let (ours, burns) = (run(true), run(false));
+        let what = format!("{x_shape:?} {w_shape:?} stride {stride:?} padding {padding:?}");
+        assert_close(ours.0, burns.0, &format!("output {what}"));
+        assert_close(ours.1, burns.1, &format!("input gradient {what}"));
+        assert_close(ours.2, burns.2, &format!("weight gradient {what}"));
+    }
+}
+
+#[test]
+fn conv2d_without_autodiff_matches_burn() {
+    let device = Device::flex();
+    device.seed(4);
+    let (x, w) = (random([3, 2, 7, 7], &device), random([4, 2, 3, 3], &device));
+    let ours = plateau_kernels::conv2d(x.clone(), w.clone(), [2, 2], [1, 1]);
+    let burns = burn_conv2d(x, w, None, ConvOptions::new([2, 2], [1, 1], [1, 1], 1));
+    assert_close(ours, burns, "output");
+}
+
+#[test]
+fn batch_norm_forward_statistics_and_gradients_match_burn() {
+    let device = Device::flex().autodiff();
+    device.seed(5);
+    let x = random([6, 4, 5, 5], &device)
+        .mul_scalar(3.0)
+        .add_scalar(1.0);
+    let gamma = random([4], &device);
+    let beta = random([4], &device);
+    let out_grad_weights = random([6, 4, 5, 5], &device);
+    let run = |ours: bool| {
+        let (x, gamma, beta) = (
+            x.clone().detach().require_grad(),
+            gamma.clone().detach().require_grad(),
+            beta.clone().detach().require_grad(),
+        );
+        let out = match ours {
+            true => plateau_kernels::batch_norm_train(x.clone(), gamma.clone(), beta.clone(), 1e-5),
+            false => {
+                burn::tensor::module::batch_norm_train(x.clone(), gamma.clone(), beta.clone(), 1e-5)
+            }
+        };
+        let grads = (out.output.clone() * out_grad_weights.clone())
+            .sum()
+            .backward();
+        (
+            out.output.inner(),
+            out.mean.inner(),
+            out.variance.inner(),
+            x.grad(&grads).unwrap(),
+            gamma.grad(&grads).unwrap(),
+            beta.grad(&grads).unwrap(),
+        )
+    };
+    let (ours, burns) = (run(true), run(false));
+    assert_close(ours.0, burns.0, "output");
+    assert_close(ours.1, burns.1, "mean");
+    assert_close(ours.2, burns.2, "variance");
+    assert_close(ours.3, burns.3, "input gradient");
+    assert_close(ours.4, burns.4, "gamma gradient");
+    assert_close(ours.5, burns.5, "beta gradient");
+}
