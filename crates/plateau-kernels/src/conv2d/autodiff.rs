@@ -10,7 +10,7 @@ use burn::backend::autodiff::{Autodiff, NodeId};
 use burn::backend::tensor::FloatTensor;
 
 use super::cpu::ConvGeometry;
-use super::{Conv2dExtension, Conv2dGradients};
+use super::{Conv2dExtension, Conv2dGradients, geometry};
 
 #[derive(Debug)]
 struct Conv2dBackward;
@@ -54,17 +54,12 @@ where
         padding_h: usize,
         padding_w: usize,
     ) -> FloatTensor<Self> {
-        let (x_shape, weight_shape) = (x.primitive().shape(), weight.primitive().shape());
-        let geometry = ConvGeometry {
-            batch: x_shape[0],
-            c_in: x_shape[1],
-            height: x_shape[2],
-            width: x_shape[3],
-            c_out: weight_shape[0],
-            kernel: [weight_shape[2], weight_shape[3]],
-            stride: [stride_h, stride_w],
-            padding: [padding_h, padding_w],
-        };
+        let geometry = geometry(
+            &x.primitive().shape(),
+            &weight.primitive().shape(),
+            [stride_h, stride_w],
+            [padding_h, padding_w],
+        );
         let forward =
             |x, weight| B::plateau_conv2d(x, weight, stride_h, stride_w, padding_h, padding_w);
         match Conv2dBackward

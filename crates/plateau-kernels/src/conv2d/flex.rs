@@ -2,26 +2,14 @@
 
 use burn::backend::ops::ModuleOps;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{DType, Shape, TensorMetadata};
+use burn::backend::{DType, TensorMetadata};
 use burn::tensor::ops::ConvOptions;
 use burn_flex::Flex;
 
 use super::cpu::{self, ConvGeometry};
+use super::geometry;
 use super::{Conv2dExtension, Conv2dGradients};
 use crate::flex_io::{f32_tensor as tensor, f32_values as values};
-
-fn geometry(x: &Shape, weight: &Shape, stride: [usize; 2], padding: [usize; 2]) -> ConvGeometry {
-    ConvGeometry {
-        batch: x[0],
-        c_in: x[1],
-        height: x[2],
-        width: x[3],
-        c_out: weight[0],
-        kernel: [weight[2], weight[3]],
-        stride,
-        padding,
-    }
-}
 
 impl Conv2dExtension for Flex {
     fn plateau_conv2d(

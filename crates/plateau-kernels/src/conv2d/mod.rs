@@ -43,6 +43,25 @@ pub trait Conv2dGradients: burn::backend::Backend {
     ) -> FloatTensor<Self>;
 }
 
+/// The shapes of a convolution of `x [B, Ci, H, W]` with `weight [Co, Ci, Kh, Kw]`.
+fn geometry(
+    x: &burn::backend::Shape,
+    weight: &burn::backend::Shape,
+    stride: [usize; 2],
+    padding: [usize; 2],
+) -> ConvGeometry {
+    ConvGeometry {
+        batch: x[0],
+        c_in: x[1],
+        height: x[2],
+        width: x[3],
+        c_out: weight[0],
+        kernel: [weight[2], weight[3]],
+        stride,
+        padding,
+    }
+}
+
 /// `x [B, Ci, H, W]` convolved with `weight [Co, Ci, Kh, Kw]`: `[B, Co, Ho, Wo]`.
 pub fn conv2d(
     x: Tensor<4>,
