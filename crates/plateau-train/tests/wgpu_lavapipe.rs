@@ -242,3 +242,30 @@ depth = [1]
     let run_dir = out.path().join("wgpu").join(&row.run_id);
     assert!(run_dir.join("model.safetensors").is_file());
 }
+
+/// `plateau bench --backend wgpu`: timed training and evaluation steps with device syncs.
+#[test]
+fn bench_runs_on_wgpu() {
+    use plateau_train::Backend;
+    use plateau_train::bench::{BenchOptions, bench_model};
+    use plateau_train::config::OptimizerKind;
+
+    let config = preset("resnet-cifar")
+        .unwrap()
+        .config()
+        .with_width(4)
+        .with_depth(1);
+    let options = BenchOptions {
+        backend: Backend::Wgpu,
+        batch_size: 4,
+        steps: 2,
+        warmup: 1,
+        optimizer: OptimizerKind::Sgd,
+    };
+    let result = bench_model("resnet", &config, &InputSpec::new(3, 8, 10), &options).unwrap();
+    assert_eq!(result.backend, "wgpu");
+    for timing in [&result.train, &result.eval] {
+        assert!(timing.step_ms_min > 0.0 && timing.step_ms_min <= timing.step_ms_median);
+        assert!(timing.images_per_second > 0.0 && timing.gflops_per_second > 0.0);
+    }
+}
