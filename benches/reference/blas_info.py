@@ -14,8 +14,9 @@ import re
 # when OMP_WAIT_POLICY is unset). PyTorch's OpenMP pool and Debian's pthreads OpenBLAS pool are
 # separate: while OpenBLAS computes a matmul on both cores, PyTorch's idle OpenMP worker spins
 # on one of them, and OpenBLAS's idle workers spin during PyTorch's elementwise ops. On 2 cores
-# a short spin made PyTorch's ViT training 1.5-1.8x faster (vit-tiny-p4: 89 → 133-162 img/s)
-# and left its ResNet unchanged within noise; 1,000-30,000 all did about as well.
+# a short spin made PyTorch's vit-tiny-p4 (batch 128) train 1.6x faster (83-97 → 135-169 img/s)
+# and evaluate 2x faster, and left resnet-cifar unchanged within noise; spin counts 0-30,000
+# did about as well (30,000 slightly best for the ViT), 300,000 was the slow case.
 GOMP_SPINCOUNT = "30000"
 
 
