@@ -24,6 +24,9 @@ pub struct ParamsArgs {
     /// The family's width knob: ResNet base_width, ViT width, Mixer hidden_dim.
     #[arg(long)]
     width: Option<usize>,
+    /// Blocks (ViT, Mixer) or blocks per stage (ResNet), as `plateau bench --depth`.
+    #[arg(long)]
+    depth: Option<usize>,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
 }
@@ -65,6 +68,10 @@ pub fn run(args: &ParamsArgs) -> Result<ExitCode> {
         if let Some(width) = args.width {
             config = config.with_width(width);
             name = format!("{name}@width={width}");
+        }
+        if let Some(depth) = args.depth {
+            config = config.with_depth(depth);
+            name = format!("{name}@depth={depth}");
         }
         let cost = match config.cost(&input) {
             Ok(cost) => cost,

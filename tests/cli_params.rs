@@ -111,3 +111,26 @@ fn a_backend_not_compiled_in_names_its_feature() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--features cuda"), "{stderr}");
 }
+
+#[test]
+fn depth_sets_the_number_of_blocks() {
+    let output = plateau(&[
+        "params",
+        "--preset",
+        "vit-tiny-p4",
+        "--depth",
+        "2",
+        "--format",
+        "json",
+    ]);
+    assert!(output.status.success());
+    let rows: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(rows[0]["config"]["depth"], 2);
+    assert_eq!(rows[0]["name"], "vit-tiny-p4@depth=2");
+    let full = plateau(&["params", "--preset", "vit-tiny-p4", "--format", "json"]);
+    let full: serde_json::Value = serde_json::from_slice(&full.stdout).unwrap();
+    assert!(
+        rows[0]["params"].as_u64() < full[0]["params"].as_u64(),
+        "fewer blocks, fewer params"
+    );
+}
