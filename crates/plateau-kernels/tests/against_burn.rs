@@ -8,8 +8,8 @@ use burn::tensor::ops::ConvOptions;
 
 fn assert_close<const D: usize>(ours: Tensor<D>, burns: Tensor<D>, what: &str) {
     let (a, b) = (
-        ours.into_data().to_vec::<f32>().unwrap(),
-        burns.into_data().to_vec::<f32>().unwrap(),
+        ours.into_data().try_to_vec::<f32>().unwrap(),
+        burns.into_data().try_to_vec::<f32>().unwrap(),
     );
     assert_eq!(a.len(), b.len(), "{what}: lengths");
     let scale = b.iter().fold(0f32, |m, v| m.max(v.abs())).max(1.0);

@@ -5,8 +5,8 @@
 use anyhow::Result;
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::SgdConfig;
 use burn::optim::momentum::MomentumConfig;
-use burn::optim::{GradientsParams, SgdConfig};
 use burn::prelude::*;
 use plateau_data::batch::{batch_tensors, epoch_order};
 use plateau_data::split::few_shot_indices;
@@ -18,6 +18,7 @@ use crate::data::DownstreamTask;
 use crate::plan::RunSpec;
 use crate::run::evaluate;
 use crate::schedule::learning_rate;
+use crate::step::train_step;
 
 /// Fine-tunes a copy of `model` (left untouched) on `task`; `None` when the loss diverged.
 pub fn finetune(
@@ -59,17 +60,16 @@ pub fn finetune(
             }
             let indices: Vec<usize> = batch.iter().map(|&i| examples[i]).collect();
             let (images, labels) = batch_tensors(&task.pool, &indices, None, &train_device);
-            let loss = loss_fn.forward(model.forward(images), labels);
-            if step % 10 == 0 && !loss.clone().into_scalar::<f32>().is_finite() {
+            let lr = learning_rate(config.lr, step, config.steps, warmup, Schedule::Cosine);
+            let loss;
+            (model, loss) = train_step(model, &mut optimizer, &loss_fn, images, labels, lr);
+            if step % 10 == 0 && !loss.into_scalar::<f32>().is_finite() {
                 eprintln!(
                     "  fine-tune on {} diverged at step {step}; no fine-tune result recorded",
                     task.config.task_name()
                 );
                 return Ok(None);
             }
-            let lr = learning_rate(config.lr, step, config.steps, warmup, Schedule::Cosine);
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optimizer.step(lr, model, grads);
             step += 1;
         }
     }

@@ -25,7 +25,7 @@ use crate::probe::probe_all;
 use crate::progress::{ProgressMode, RunProgress};
 use crate::schedule::learning_rate;
 use crate::step::{build_optimizer, loss_function, train_step};
-use crate::timing::PhaseSeconds;
+use crate::timing::{PhaseSeconds, timed};
 use crate::trace;
 
 /// What a finished (or diverged) run reports; written to `summary.json`.
@@ -117,22 +117,22 @@ pub fn train(run: &PlannedRun, ctx: &RunContext) -> Result<RunSummary> {
                 spec.train.warmup_steps,
                 spec.train.schedule,
             );
-            let batching = Instant::now();
-            let (images, labels) = batch_tensors(
-                &train_set,
-                batch,
-                Some((&spec.train.augmentation, &mut augment_rng)),
-                &train_device,
-            );
-            seconds.batches += batching.elapsed().as_secs_f64();
+            let (images, labels) = timed(&mut seconds.batches, || {
+                batch_tensors(
+                    &train_set,
+                    batch,
+                    Some((&spec.train.augmentation, &mut augment_rng)),
+                    &train_device,
+                )
+            });
             // The loss is read inside the timed span: on a GPU that read is where the queued
             // work is waited for.
-            let stepping = Instant::now();
-            let loss;
-            (model, loss) = train_step(model, &mut optimizer, &loss_fn, images, labels, lr);
             let read_loss = state.step % LOSS_EVERY == 0 || state.step + 1 == total_steps;
-            let loss_value = read_loss.then(|| loss.into_scalar::<f32>() as f64);
-            seconds.steps += stepping.elapsed().as_secs_f64();
+            let loss_value;
+            (model, loss_value) = timed(&mut seconds.steps, || {
+                let (model, loss) = train_step(model, &mut optimizer, &loss_fn, images, labels, lr);
+                (model, read_loss.then(|| loss.into_scalar::<f32>() as f64))
+            });
             if let Some(value) = loss_value {
                 if !value.is_finite() {
                     return Ok(diverged(
@@ -152,14 +152,14 @@ pub fn train(run: &PlannedRun, ctx: &RunContext) -> Result<RunSummary> {
         }
         state.train_seconds += started.elapsed().as_secs_f64();
         state.epoch = epoch + 1;
-        let validating = Instant::now();
-        let (val_accuracy, val_loss) = evaluate(
-            &model.valid(),
-            &ctx.upstream.splits.val,
-            spec.train.eval_batch_size,
-            &device,
-        );
-        seconds.validation += validating.elapsed().as_secs_f64();
+        let (val_accuracy, val_loss) = timed(&mut seconds.validation, || {
+            evaluate(
+                &model.valid(),
+                &ctx.upstream.splits.val,
+                spec.train.eval_batch_size,
+                &device,
+            )
+        });
         if !val_loss.is_finite() {
             return Ok(diverged(
                 &ctx.run_dir,
@@ -181,9 +181,9 @@ pub fn train(run: &PlannedRun, ctx: &RunContext) -> Result<RunSummary> {
         writeln!(metrics, "{line}")?;
         metrics.sync_all()?;
         trace::phase("checkpoint", &run.id);
-        let saving = Instant::now();
-        checkpoint::save(&ctx.run_dir, &model, &optimizer, &state)?;
-        seconds.checkpoints += saving.elapsed().as_secs_f64();
+        timed(&mut seconds.checkpoints, || {
+            checkpoint::save(&ctx.run_dir, &model, &optimizer, &state)
+        })?;
         progress.epoch_done(state.epoch, epochs, val_accuracy);
         if ctx.stop.load(Ordering::SeqCst) && state.epoch < epochs {
             anyhow::bail!(
@@ -196,28 +196,29 @@ pub fn train(run: &PlannedRun, ctx: &RunContext) -> Result<RunSummary> {
 
     let eval_model = model.valid();
     trace::phase("export", &run.id);
-    let exporting = Instant::now();
-    checkpoint::export_safetensors(&ctx.run_dir.join("model.safetensors"), &eval_model)?;
-    seconds.checkpoints += exporting.elapsed().as_secs_f64();
-    let testing = Instant::now();
-    let (test_accuracy, test_loss) = evaluate(
-        &eval_model,
-        &ctx.upstream.splits.test,
-        spec.train.eval_batch_size,
-        &device,
-    );
-    seconds.test += testing.elapsed().as_secs_f64();
+    timed(&mut seconds.checkpoints, || {
+        checkpoint::export_safetensors(&ctx.run_dir.join("model.safetensors"), &eval_model)
+    })?;
+    let (test_accuracy, test_loss) = timed(&mut seconds.test, || {
+        evaluate(
+            &eval_model,
+            &ctx.upstream.splits.test,
+            spec.train.eval_batch_size,
+            &device,
+        )
+    });
     trace::phase("probe", &run.id);
-    let probing = Instant::now();
-    let mut downstream = probe_all(&eval_model, &run.spec, ctx.downstream, &device)?;
-    seconds.probes += probing.elapsed().as_secs_f64();
-    let finetuning = Instant::now();
-    for task in ctx.downstream {
-        if let Some(config) = &task.config.finetune {
-            downstream.extend(finetune(&eval_model, &run.spec, task, config, &device)?);
+    let mut downstream = timed(&mut seconds.probes, || {
+        probe_all(&eval_model, &run.spec, ctx.downstream, &device)
+    })?;
+    timed(&mut seconds.finetune, || -> Result<()> {
+        for task in ctx.downstream {
+            if let Some(config) = &task.config.finetune {
+                downstream.extend(finetune(&eval_model, &run.spec, task, config, &device)?);
+            }
         }
-    }
-    seconds.finetune += finetuning.elapsed().as_secs_f64();
+        Ok(())
+    })?;
     let summary = RunSummary {
         status: RunStatus::Ok,
         error: None,

@@ -48,6 +48,14 @@ impl PhaseSeconds {
     }
 }
 
+/// Runs `work`, adding the seconds it took to `total`.
+pub fn timed<T>(total: &mut f64, work: impl FnOnce() -> T) -> T {
+    let started = std::time::Instant::now();
+    let result = work();
+    *total += started.elapsed().as_secs_f64();
+    result
+}
+
 /// The time of one `plateau sweep` invocation (`timing.json` in the sweep folder).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SweepTiming {
@@ -109,7 +117,8 @@ impl SweepTiming {
         ];
         let rest: Vec<String> = parts
             .iter()
-            .filter(|(_, seconds)| *seconds > 0.0)
+            // Phases under 0.05 % would print as 0.0 %.
+            .filter(|(_, seconds)| share(*seconds) >= 0.05)
             .map(|(name, seconds)| format!("{name} {:.1} %", share(*seconds)))
             .collect();
         format!(

@@ -1,8 +1,9 @@
 //! Sweeps end to end on the synthetic dataset, in process: results, skipping finished runs,
 //! resuming an interrupted one, and recording diverged and failed runs.
 
+mod common;
+
 use std::path::Path;
-use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
 
 use plateau_metrics::results::{ResultsStore, RunStatus};
@@ -12,16 +13,6 @@ use plateau_train::progress::ProgressMode;
 use plateau_train::run::{RunContext, train};
 use plateau_train::runner::{SweepOptions, load_downstream, plan, run_sweep};
 use plateau_train::{Backend, SweepConfig};
-
-/// burn seeds a device's random generator globally: tests that train in parallel threads would
-/// draw from each other's streams, so the training tests of this file take turns.
-static TRAINING: Mutex<()> = Mutex::new(());
-
-fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
-    TRAINING
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
 
 fn config(out: &Path, extra: &str) -> SweepConfig {
     let text = format!(
@@ -75,7 +66,7 @@ fn options() -> SweepOptions {
 
 #[test]
 fn a_sweep_records_every_run_and_a_rerun_trains_nothing() {
-    let _turn = one_at_a_time();
+    let _turn = common::one_at_a_time();
     let out = tempfile::tempdir().unwrap();
     let config = config(out.path(), "");
     let stop = AtomicBool::new(false);
@@ -125,7 +116,7 @@ fn a_sweep_records_every_run_and_a_rerun_trains_nothing() {
 
 #[test]
 fn an_interrupted_run_resumes_from_its_checkpoint() {
-    let _turn = one_at_a_time();
+    let _turn = common::one_at_a_time();
     let out = tempfile::tempdir().unwrap();
     let config = config(out.path(), "");
     let (upstream, runs) = plan(&config, false).unwrap();
@@ -192,7 +183,7 @@ fn an_interrupted_run_resumes_from_its_checkpoint() {
 
 #[test]
 fn diverged_and_failed_runs_are_recorded_and_the_sweep_goes_on() {
-    let _turn = one_at_a_time();
+    let _turn = common::one_at_a_time();
     let out = tempfile::tempdir().unwrap();
     // lr 1e12 makes the loss NaN; an unknown probe layer makes the second entry fail.
     let extra = r#"
@@ -321,7 +312,7 @@ fn max_abs(run_dir: &Path, name: &str) -> f32 {
 
 #[test]
 fn sgd_trains_and_the_head_gets_its_own_weight_decay() {
-    let _turn = one_at_a_time();
+    let _turn = common::one_at_a_time();
     let out = tempfile::tempdir().unwrap();
     let sgd = |name: &str, head_decay: Option<f64>| {
         let mut config = config(out.path(), "");
@@ -357,7 +348,7 @@ fn sgd_trains_and_the_head_gets_its_own_weight_decay() {
 
 #[test]
 fn layer_probes_run_on_every_family() {
-    let _turn = one_at_a_time();
+    let _turn = common::one_at_a_time();
     let out = tempfile::tempdir().unwrap();
     let extra = r#"
 [[grid]]
@@ -407,7 +398,7 @@ depth = [2]
 
 #[test]
 fn a_task_can_also_be_measured_by_fine_tuning() {
-    let _turn = one_at_a_time();
+    let _turn = common::one_at_a_time();
     let out = tempfile::tempdir().unwrap();
     let mut plain = config(out.path(), "");
     plain.grid[0].width = Some(vec![16]);

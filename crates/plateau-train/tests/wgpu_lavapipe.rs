@@ -75,6 +75,7 @@ fn parameters<M: Module>(module: &M) -> Vec<(String, Vec<f32>)> {
 
 #[test]
 fn matmul_matches_flex() {
+    let _turn = common::one_at_a_time();
     let flex = Device::flex();
     flex.seed(1);
     let a = Tensor::<2>::random([17, 33], Distribution::Normal(0.0, 1.0), &flex);
@@ -88,6 +89,7 @@ fn matmul_matches_flex() {
 
 #[test]
 fn conv_forward_and_backward_match_flex() {
+    let _turn = common::one_at_a_time();
     let flex = Device::flex().autodiff();
     flex.seed(2);
     let conv = Conv2dConfig::new([3, 4], [3, 3])
@@ -182,22 +184,26 @@ fn training_steps_match_flex(preset_name: &str, width: usize) {
 
 #[test]
 fn resnet_trains_the_same_on_wgpu() {
+    let _turn = common::one_at_a_time();
     training_steps_match_flex("resnet-cifar", 4);
 }
 
 #[test]
 fn vit_trains_the_same_on_wgpu() {
+    let _turn = common::one_at_a_time();
     training_steps_match_flex("vit-tiny-p4", 16);
 }
 
 #[test]
 fn mixer_trains_the_same_on_wgpu() {
+    let _turn = common::one_at_a_time();
     training_steps_match_flex("mixer-tiny-p4", 16);
 }
 
 /// The whole run path (data, training loop, evaluation, probes, checkpoint export) on wgpu.
 #[test]
 fn a_tiny_sweep_runs_on_wgpu() {
+    let _turn = common::one_at_a_time();
     use plateau_metrics::results::RunStatus;
     use plateau_train::Backend;
 
@@ -246,6 +252,7 @@ depth = [1]
 /// `plateau bench --backend wgpu`: timed training and evaluation steps with device syncs.
 #[test]
 fn bench_runs_on_wgpu() {
+    let _turn = common::one_at_a_time();
     use plateau_train::Backend;
     use plateau_train::bench::{BenchOptions, bench_model};
     use plateau_train::config::OptimizerKind;

@@ -9,6 +9,16 @@ use plateau_train::progress::ProgressMode;
 use plateau_train::runner::{SweepOptions, run_sweep};
 use plateau_train::{Backend, SweepConfig};
 
+/// burn seeds a device's random generator globally: tests that draw random tensors in parallel
+/// threads would draw from each other's streams, so the tests of one binary that train or
+/// initialise models take turns.
+pub fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static TRAINING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TRAINING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// Runs the sweep of a TOML text in this process on the CPU backend, quietly.
 pub fn sweep_on_flex(toml: &str) -> Vec<ResultRow> {
     sweep_on(Backend::Flex, toml)
