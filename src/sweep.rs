@@ -30,6 +30,10 @@ pub struct SweepArgs {
     /// Train every run inside this process instead of one child process per run.
     #[arg(long)]
     in_process: bool,
+    /// One run process at a time. By default (CPU backend) the next run starts training while
+    /// the previous one is evaluated and probed; on a GPU runs are always one at a time.
+    #[arg(long)]
+    sequential: bool,
 }
 
 #[derive(Args)]
@@ -45,9 +49,10 @@ pub struct TrainArgs {
     /// Report progress as JSON lines on stdout (what `plateau sweep` asks of its child runs).
     #[arg(long, hide = true)]
     progress_events: bool,
-    /// Exit when standard input closes (what `plateau sweep` asks, so its runs die with it).
+    /// Run under `plateau sweep`: train when stdin says so, say when training is over, exit
+    /// when stdin closes (see `plateau_train::child::SWEEP_CHILD_FLAG`).
     #[arg(long, hide = true)]
-    exit_with_parent: bool,
+    sweep_child: bool,
 }
 
 /// Ctrl-C asks the current run to stop after its next checkpoint.
@@ -71,6 +76,9 @@ pub fn sweep(args: &SweepArgs, backend: Backend) -> Result<ExitCode> {
         dry_run: args.dry_run,
         rerun_failed: args.rerun_failed,
         progress: ProgressMode::Auto,
+        // Two processes on one GPU would share its memory: a large model's evaluation beside
+        // the next run's training could run it out.
+        overlap: !args.sequential && backend == Backend::Flex,
     };
     let stop = stop_flag();
     // Each run in a child process of this same binary: a panic or an out-of-memory kill then
@@ -126,9 +134,9 @@ pub fn sweep(args: &SweepArgs, backend: Backend) -> Result<ExitCode> {
 }
 
 pub fn train(args: &TrainArgs, backend: Backend) -> Result<ExitCode> {
-    if args.exit_with_parent {
-        plateau_train::runner::exit_with_parent();
-    }
+    let sweep = args
+        .sweep_child
+        .then(plateau_train::child::SweepLink::follow_stdin);
     let config = SweepConfig::load(&args.config, &args.overrides)?;
     let options = SweepOptions {
         backend,
@@ -139,9 +147,10 @@ pub fn train(args: &TrainArgs, backend: Backend) -> Result<ExitCode> {
             true => ProgressMode::Events,
             false => ProgressMode::Auto,
         },
+        overlap: false,
     };
     let stop = stop_flag();
-    let summary = train_one(&config, &args.run, &options, &stop)?;
+    let summary = train_one(&config, &args.run, &options, sweep.as_ref(), &stop)?;
     if let (Some(up), false) = (summary.upstream, args.progress_events) {
         eprintln!("  run {}: test accuracy {:.4}", args.run, up.test_accuracy);
     }

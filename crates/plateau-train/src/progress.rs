@@ -43,6 +43,8 @@ enum Event {
         epochs: usize,
         val_accuracy: f64,
     },
+    /// Training is over; evaluation and probes follow.
+    Trained,
 }
 
 /// How often a child reports steps: often enough for a smooth bar, rarely enough to cost nothing.
@@ -145,12 +147,12 @@ impl RunProgress {
 
     pub fn epoch_done(&self, epoch: usize, epochs: usize, val_accuracy: f64) {
         match &self.sink {
-            Sink::Plain => eprintln!(
+            Sink::Plain => say(&format!(
                 "  {} epoch {epoch}/{epochs}: loss {:.4}, val accuracy {val_accuracy:.4}, {:.0} img/s",
                 self.label,
                 self.last_loss.get(),
                 self.rate()
-            ),
+            )),
             Sink::Events { .. } => emit(&Event::Epoch {
                 epoch,
                 epochs,
@@ -169,6 +171,21 @@ impl RunProgress {
 
 fn step_message(epoch: usize, epochs: usize, loss: f64, rate: f64) -> String {
     format!("epoch {epoch}/{epochs} loss {loss:.4} {rate:.0} img/s")
+}
+
+/// Writes one line to stderr in a single write. Run processes share their sweep's stderr, and
+/// `eprintln!` writes a formatted line piece by piece (stderr is unbuffered), so lines of two
+/// processes could tear. (`eprint!` of one finished string is one write, and the test harness
+/// still captures it.)
+pub fn say(line: &str) {
+    let line = format!("{line}\n");
+    eprint!("{line}");
+}
+
+/// Tells the sweep that started this run process that its training is over (whatever the
+/// progress mode: the sweep reads this from stdout to let its next run train).
+pub fn announce_trained() {
+    emit(&Event::Trained);
 }
 
 fn emit(event: &Event) {
@@ -215,7 +232,7 @@ impl SweepProgress {
             Some(multi) => {
                 let _ = multi.println(line);
             }
-            None => eprintln!("{line}"),
+            None => say(line),
         }
     }
 
@@ -239,13 +256,21 @@ impl SweepProgress {
     }
 
     /// Draws a child's progress events (its stdout) as a run bar until the child closes it;
-    /// lines that are not events pass through as log lines.
-    pub fn follow_child(&self, label: &str, stdout: impl std::io::Read) {
+    /// lines that are not events pass through as log lines. `trained` is called when the child
+    /// says its training is over.
+    pub fn follow_child(&self, label: &str, stdout: impl std::io::Read, trained: &mut dyn FnMut()) {
         let mut bar: Option<ProgressBar> = None;
         let mut val = String::new();
         for line in std::io::BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
             match (serde_json::from_str::<Event>(&line), &self.multi) {
+                (Ok(Event::Trained), _) => {
+                    // The run's bar has done its job; its evaluation shows no steps.
+                    if let Some(bar) = bar.take() {
+                        bar.finish_and_clear();
+                    }
+                    trained();
+                }
                 (
                     Ok(Event::Step {
                         step,

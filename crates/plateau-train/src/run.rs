@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Backend;
 use crate::checkpoint::{self, TrainState};
+use crate::child::SweepLink;
 use crate::data::{DownstreamTask, Upstream};
 use crate::finetune::finetune;
 use crate::plan::PlannedRun;
@@ -45,6 +46,24 @@ pub struct RunSummary {
     pub seconds: PhaseSeconds,
 }
 
+impl RunSummary {
+    /// A run that ended without a result, and why.
+    pub fn failed(error: String) -> Self {
+        Self {
+            status: RunStatus::Failed,
+            error: Some(error),
+            upstream: None,
+            downstream: Vec::new(),
+            train_seconds: 0.0,
+            images_per_second: 0.0,
+            images_seen: 0,
+            epochs: 0,
+            steps: 0,
+            seconds: Default::default(),
+        }
+    }
+}
+
 /// Everything a run reads besides its spec.
 pub struct RunContext<'a> {
     pub upstream: &'a Upstream,
@@ -52,6 +71,9 @@ pub struct RunContext<'a> {
     pub backend: Backend,
     pub run_dir: PathBuf,
     pub progress: ProgressMode,
+    /// The sweep this run process belongs to: it says when to train, and hears when training
+    /// is over (it then lets its next run train).
+    pub sweep: Option<&'a SweepLink>,
     /// Set by Ctrl-C: stop after the current epoch's checkpoint.
     pub stop: &'a AtomicBool,
 }
@@ -94,8 +116,21 @@ pub fn train(run: &PlannedRun, ctx: &RunContext) -> Result<RunSummary> {
         };
     let loss_fn = loss_function(&spec.train, &train_device);
     let mut seconds = PhaseSeconds::default();
+    trace::phase("ready", &run.id);
+    if let Some(sweep) = ctx.sweep {
+        sweep.wait_to_train();
+    }
     let progress = RunProgress::new(&ctx.progress, &run.label(), total_steps, state.step);
     let mut metrics = open_metrics(&ctx.run_dir, state.epoch)?;
+    let announced = std::cell::Cell::new(false);
+    let announce_trained = || {
+        if !announced.replace(true) {
+            trace::phase("trained", &run.id);
+            if ctx.sweep.is_some() {
+                crate::progress::announce_trained();
+            }
+        }
+    };
 
     for epoch in state.epoch..epochs {
         let started = Instant::now();
@@ -152,6 +187,10 @@ pub fn train(run: &PlannedRun, ctx: &RunContext) -> Result<RunSummary> {
         }
         state.train_seconds += started.elapsed().as_secs_f64();
         state.epoch = epoch + 1;
+        if state.epoch == epochs {
+            // The last validation, the test and the probes may run beside the next run.
+            announce_trained();
+        }
         let (val_accuracy, val_loss) = timed(&mut seconds.validation, || {
             evaluate(
                 &model.valid(),
@@ -193,6 +232,8 @@ pub fn train(run: &PlannedRun, ctx: &RunContext) -> Result<RunSummary> {
         }
     }
     progress.finish();
+    // Also when resumed with its training already done.
+    announce_trained();
 
     let eval_model = model.valid();
     trace::phase("export", &run.id);

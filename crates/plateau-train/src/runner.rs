@@ -2,14 +2,18 @@
 //! in a child process when the caller provides one, so a panic or an out-of-memory kill costs only
 //! that run), and appends one result row per run.
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{ChildStdin, Command};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use plateau_metrics::results::{ResultRow, ResultsStore, RunStatus};
 
 use crate::Backend;
+use crate::child::{SweepLink, let_train, record_failure, start_run, watch_run};
 use crate::config::SweepConfig;
 use crate::data::{DownstreamTask, Upstream};
 use crate::plan::{PlannedRun, expand};
@@ -27,6 +31,8 @@ pub struct SweepOptions {
     pub rerun_failed: bool,
     /// How runs report; `Off` also silences data loading messages.
     pub progress: ProgressMode,
+    /// Start the next run process while the previous one evaluates (see [`run_sweep`]).
+    pub overlap: bool,
 }
 
 impl SweepOptions {
@@ -98,7 +104,7 @@ pub fn run_sweep(
     child: ChildCommand,
     stop: &AtomicBool,
 ) -> Result<Vec<ResultRow>> {
-    let sweep_started = std::time::Instant::now();
+    let sweep_started = Instant::now();
     let dir = sweep_dir(config, options.out_dir.as_deref());
     let (upstream, runs) = plan(config, options.chatty())?;
     if options.dry_run {
@@ -130,83 +136,155 @@ pub fn run_sweep(
     );
     let mut timing = SweepTiming {
         setup_seconds: sweep_started.elapsed().as_secs_f64(),
+        overlapped: options.overlap && child.is_some(),
         ..Default::default()
     };
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     let progress = SweepProgress::new(options.chatty(), &config.name, todo.len());
+    // At most one run trains at a time. With overlap, the next run's process starts early (it
+    // loads its data, then waits) and trains as soon as the previous run's training is over,
+    // beside that run's last validation, test and probes: those leave a core idle for most
+    // small models.
+    let in_flight = match (child, options.overlap) {
+        (Some(_), true) => 3,
+        _ => 1,
+    };
     let mut rows = Vec::new();
-    for (i, run) in todo.iter().enumerate() {
-        if stop.load(Ordering::SeqCst) {
-            break;
-        }
-        let eta = match i {
-            0 => String::new(),
-            _ => format!(
-                ", eta {:.0} s",
-                started.elapsed().as_secs_f64() / i as f64 * (todo.len() - i) as f64
-            ),
-        };
-        progress.log(&format!(
-            "[{}/{}{eta}] {} {}",
-            i + 1,
-            todo.len(),
-            run.id,
-            run.label()
-        ));
-        let run_dir = dir.join(&run.id);
-        // A run that finished after its sweep was killed (before the row was written) has
-        // its summary on disk already: record it instead of training again.
-        let finished = read_summary(&run_dir)
-            .ok()
-            .filter(|s| s.status != RunStatus::Failed);
-        let run_started = std::time::Instant::now();
-        let trained = finished.is_none();
-        let summary = match (finished, child) {
-            (Some(summary), _) => {
-                // Finish its tidying too, should the kill have come before that.
-                crate::checkpoint::remove(&run_dir);
-                remove_stale_temporaries(&run_dir);
-                summary
+    let (notes_sender, notes) = mpsc::channel::<Note>();
+    std::thread::scope(|scope| -> Result<()> {
+        let mut pending: VecDeque<Pending> = VecDeque::new();
+        let mut training: Option<usize> = None;
+        let mut next = 0;
+        loop {
+            let stopping = stop.load(Ordering::SeqCst);
+            while pending.len() < in_flight && next < todo.len() && !stopping {
+                let (index, run) = (next, todo[next]);
+                next += 1;
+                let run_dir = dir.join(&run.id);
+                let mut slot = Pending::new(index);
+                if let Some(summary) = finished_on_disk(&run_dir) {
+                    slot.summary = Some(summary);
+                    slot.trained = false;
+                } else if let Some(command) = child {
+                    match start_run(command(&run.id), &run_dir, progress.wants_events()) {
+                        Ok(mut process) => {
+                            slot.lifeline = process.stdin.take();
+                            let (sender, label, progress) =
+                                (notes_sender.clone(), run.label(), &progress);
+                            scope.spawn(move || {
+                                let mut trained = || {
+                                    let _ = sender.send(Note::Trained(index));
+                                };
+                                let summary =
+                                    watch_run(process, &run_dir, &label, progress, &mut trained);
+                                let _ = sender.send(Note::Ended(index, summary));
+                            });
+                        }
+                        Err(error) => {
+                            slot.summary = Some(RunSummary::failed(format!(
+                                "could not start the run's process: {error}"
+                            )));
+                        }
+                    }
+                } else {
+                    progress.log(&start_line(index, todo.len(), started.elapsed(), run));
+                    let mode = match options.progress {
+                        ProgressMode::Off => ProgressMode::Off,
+                        _ => progress.run_mode(),
+                    };
+                    let summary = train_in_process(
+                        run,
+                        &upstream,
+                        &downstream,
+                        options.backend,
+                        mode,
+                        &run_dir,
+                        stop,
+                    );
+                    slot.wall = slot.started.elapsed();
+                    slot.summary = Some(summary);
+                    slot.may_train = true;
+                }
+                pending.push_back(slot);
             }
-            (None, Some(command)) => {
-                train_in_child(command(&run.id), &run_dir, &run.label(), &progress)
+            // The oldest waiting run process trains once no other run does.
+            if training.is_none() && !stopping {
+                let waiting = pending
+                    .iter_mut()
+                    .find(|slot| slot.lifeline.is_some() && !slot.may_train);
+                if let Some(slot) = waiting {
+                    let run = todo[slot.index];
+                    progress.log(&start_line(slot.index, todo.len(), started.elapsed(), run));
+                    slot.may_train = true;
+                    slot.started = Instant::now();
+                    training = Some(slot.index);
+                    if let Some(lifeline) = &mut slot.lifeline {
+                        // A process that died already is recorded when its watcher reports.
+                        let _ = let_train(lifeline);
+                    }
+                }
             }
-            (None, None) => {
-                let mode = match options.progress {
-                    ProgressMode::Off => ProgressMode::Off,
-                    _ => progress.run_mode(),
-                };
-                train_in_process(
-                    run,
-                    &upstream,
-                    &downstream,
-                    options.backend,
-                    mode,
-                    &run_dir,
-                    stop,
-                )
+            if stopping {
+                // Processes still waiting for their turn end without training.
+                for slot in pending.iter_mut().filter(|slot| !slot.may_train) {
+                    slot.lifeline = None;
+                }
             }
-        };
-        if stop.load(Ordering::SeqCst) && summary.status == RunStatus::Failed {
-            progress.log(&format!(
-                "interrupted: {} keeps its last epoch checkpoint; rerun the sweep to resume",
-                run.id
-            ));
-            break;
+            // Results are recorded in the order of the plan.
+            while pending.front().is_some_and(|slot| slot.summary.is_some()) {
+                let slot = pending.pop_front().expect("front exists");
+                let run = todo[slot.index];
+                let summary = slot.summary.expect("checked above");
+                if stop.load(Ordering::SeqCst) && summary.status == RunStatus::Failed {
+                    if slot.may_train {
+                        progress.log(&format!(
+                            "interrupted: {} keeps its last epoch checkpoint; rerun the sweep \
+                             to resume",
+                            run.id
+                        ));
+                    }
+                    continue;
+                }
+                if slot.trained {
+                    timing.add_run(slot.wall, &summary.seconds);
+                }
+                let row = result_row(run, &summary, options.backend)?;
+                trace::phase("append", &run.id);
+                store.append(&row)?;
+                progress.log(&format!("    {}: {}", run.id, describe(&row)));
+                progress.run_done();
+                rows.push(row);
+            }
+            if pending.is_empty() {
+                match next == todo.len() || stopping {
+                    true => break,
+                    false => continue,
+                }
+            }
+            // Some run process is still going: wait for it to say something.
+            match notes.recv().expect("this scope holds a sender") {
+                Note::Trained(index) => {
+                    if training == Some(index) {
+                        training = None;
+                    }
+                }
+                Note::Ended(index, summary) => {
+                    if training == Some(index) {
+                        training = None;
+                    }
+                    if let Some(slot) = pending.iter_mut().find(|slot| slot.index == index) {
+                        slot.wall = slot.started.elapsed();
+                        slot.summary = Some(summary);
+                        slot.lifeline = None;
+                    }
+                }
+            }
         }
-        if trained {
-            timing.add_run(run_started.elapsed(), &summary.seconds);
-        }
-        let row = result_row(run, &summary, options.backend)?;
-        trace::phase("append", &run.id);
-        store.append(&row)?;
-        progress.log(&format!("    {}", describe(&row)));
-        progress.run_done();
-        rows.push(row);
-    }
+        Ok(())
+    })?;
     progress.finish();
     trace::phase("report", &config.name);
-    let reporting = std::time::Instant::now();
+    let reporting = Instant::now();
     let report = plateau_metrics::report::write_report(&dir)
         .with_context(|| format!("writing the report in {}", dir.display()))?;
     eprintln!("report: {}", report.display());
@@ -218,6 +296,68 @@ pub fn run_sweep(
         plateau_data::cache::write_atomic(&dir.join(TIMING_FILE), json.as_bytes())?;
     }
     Ok(rows)
+}
+
+/// A run the sweep has started and not yet recorded.
+struct Pending {
+    /// Its place in the sweep's list of runs to train.
+    index: usize,
+    /// When it was let train: time it spent waiting for its turn is not its own.
+    started: Instant,
+    /// From being let train to its result.
+    wall: Duration,
+    /// Known once the run has ended.
+    summary: Option<RunSummary>,
+    /// False for a run that had finished before this sweep (its time is not ours).
+    trained: bool,
+    /// The run process's stdin while it runs: a line lets it train, closing it stops it.
+    lifeline: Option<ChildStdin>,
+    /// Whether it was let train.
+    may_train: bool,
+}
+
+impl Pending {
+    fn new(index: usize) -> Self {
+        Self {
+            index,
+            started: Instant::now(),
+            wall: Duration::ZERO,
+            summary: None,
+            trained: true,
+            lifeline: None,
+            may_train: false,
+        }
+    }
+}
+
+/// What a thread watching a run process tells the sweep.
+enum Note {
+    /// The run's training is over; it is evaluating.
+    Trained(usize),
+    Ended(usize, RunSummary),
+}
+
+/// `[3/9, eta 120 s] 1a2b3c4d5e6f resnet …`
+fn start_line(index: usize, count: usize, elapsed: Duration, run: &PlannedRun) -> String {
+    let eta = match index {
+        0 => String::new(),
+        _ => format!(
+            ", eta {:.0} s",
+            elapsed.as_secs_f64() / index as f64 * (count - index) as f64
+        ),
+    };
+    format!("[{}/{count}{eta}] {} {}", index + 1, run.id, run.label())
+}
+
+/// The summary of a run that finished after its sweep was killed, before its row was
+/// written: recorded instead of trained again (its tidying finished too).
+fn finished_on_disk(run_dir: &Path) -> Option<RunSummary> {
+    let summary = read_summary(run_dir)
+        .ok()
+        .filter(|s| s.status != RunStatus::Failed)?;
+    crate::checkpoint::remove(run_dir);
+    remove_stale_temporaries(run_dir);
+    Some(summary)
 }
 
 fn train_in_process(
@@ -235,129 +375,13 @@ fn train_in_process(
         backend,
         run_dir: run_dir.to_path_buf(),
         progress,
+        sweep: None,
         stop,
     };
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| train(run, &ctx))) {
         Ok(Ok(summary)) => summary,
-        Ok(Err(error)) => failed(format!("{error:#}")),
-        Err(panic) => failed(panic_message(&panic)),
-    }
-}
-
-fn train_in_child(
-    mut command: Command,
-    run_dir: &Path,
-    label: &str,
-    progress: &SweepProgress,
-) -> RunSummary {
-    // An error of an earlier attempt must not pass for this one.
-    let _ = std::fs::remove_file(run_dir.join(ERROR_LOG));
-    // Under our bars the child sends progress events on its stdout; otherwise it shares our
-    // stderr and logs plain lines itself. It leaves its error in a file either way.
-    if progress.wants_events() {
-        command
-            .arg(PROGRESS_EVENTS_FLAG)
-            .stdout(std::process::Stdio::piped());
-    }
-    // The child watches this pipe and exits when it closes: when we die, however we die (a
-    // SIGKILL runs no handler), so an orphan never trains on beside a resumed sweep.
-    command
-        .arg(EXIT_WITH_PARENT_FLAG)
-        .stdin(std::process::Stdio::piped());
-    let status = match command.spawn() {
-        Ok(mut child) => {
-            // Held open until the child ends (`wait` would close it first).
-            let _lifeline = child.stdin.take();
-            if let Some(stdout) = child.stdout.take() {
-                progress.follow_child(label, stdout);
-            }
-            child.wait()
-        }
-        Err(error) => Err(error),
-    };
-    let status = match status {
-        Ok(status) => status,
-        Err(error) => return failed(format!("could not run the run's process: {error}")),
-    };
-    match (status.success(), read_summary(run_dir)) {
-        (true, Ok(summary)) => summary,
-        (_, Ok(summary)) if summary.status == RunStatus::Diverged => summary,
-        _ => {
-            let why = std::fs::read_to_string(run_dir.join(ERROR_LOG)).unwrap_or_default();
-            failed(format!(
-                "run process ended with {}: {}",
-                describe_exit(&status),
-                why.trim()
-            ))
-        }
-    }
-}
-
-/// How a run process ended, in words that point at the likely cause.
-fn describe_exit(status: &std::process::ExitStatus) -> String {
-    if let Some(code) = status.code() {
-        return format!("exit code {code}");
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::ExitStatusExt;
-        match status.signal() {
-            Some(9) => {
-                return "signal 9 (SIGKILL: killed, e.g. by the kernel's out-of-memory killer; \
-                        `dmesg` tells) — give it more memory or a smaller model or batch"
-                    .to_string();
-            }
-            Some(6) => {
-                return "signal 6 (SIGABRT: aborted, as a failed memory allocation does; the \
-                        run's output above names the allocation) — give it more memory or a \
-                        smaller model or batch"
-                    .to_string();
-            }
-            Some(signal) => return format!("signal {signal}"),
-            None => {}
-        }
-    }
-    "an unknown signal".to_string()
-}
-
-/// The `plateau train` flag that asks a child run for progress events instead of its own bar.
-pub const PROGRESS_EVENTS_FLAG: &str = "--progress-events";
-
-/// The `plateau train` flag that makes a child run exit when its sweep process is gone.
-pub const EXIT_WITH_PARENT_FLAG: &str = "--exit-with-parent";
-
-/// Exits this process as soon as standard input closes, which is when the sweep that started
-/// it dies. Everything a run writes is atomic, so stopping anywhere loses only unsaved work.
-pub fn exit_with_parent() {
-    std::thread::spawn(|| {
-        let mut sink = [0u8; 64];
-        let mut stdin = std::io::stdin().lock();
-        while matches!(std::io::Read::read(&mut stdin, &mut sink), Ok(n) if n > 0) {}
-        std::process::exit(137);
-    });
-}
-
-/// Where a run process writes why it failed, for the sweep to record.
-pub const ERROR_LOG: &str = "error.log";
-
-/// Records a run's failure in its folder (the `train` command calls this on error or panic).
-pub fn record_failure(run_dir: &Path, message: &str) {
-    let _ = std::fs::create_dir_all(run_dir);
-    let _ = std::fs::write(run_dir.join(ERROR_LOG), message);
-}
-
-fn failed(error: String) -> RunSummary {
-    RunSummary {
-        status: RunStatus::Failed,
-        error: Some(error),
-        upstream: None,
-        downstream: Vec::new(),
-        train_seconds: 0.0,
-        images_per_second: 0.0,
-        images_seen: 0,
-        epochs: 0,
-        steps: 0,
-        seconds: Default::default(),
+        Ok(Err(error)) => RunSummary::failed(format!("{error:#}")),
+        Err(panic) => RunSummary::failed(panic_message(&panic)),
     }
 }
 
@@ -531,11 +555,13 @@ fn print_plan(config: &SweepConfig, upstream: &Upstream, runs: &[PlannedRun]) ->
     Ok(())
 }
 
-/// Trains the run `run_id` of the sweep in this process (what a child process does).
+/// Trains the run `run_id` of the sweep in this process (what a child process does, with its
+/// `sweep` link).
 pub fn train_one(
     config: &SweepConfig,
     run_id: &str,
     options: &SweepOptions,
+    sweep: Option<&SweepLink>,
     stop: &AtomicBool,
 ) -> Result<RunSummary> {
     let (upstream, runs) = plan(config, false)?;
@@ -553,6 +579,7 @@ pub fn train_one(
         backend: options.backend,
         run_dir: run_dir.clone(),
         progress: options.progress.clone(),
+        sweep,
         stop,
     };
     // A panic (shapes, out-of-memory on a GPU allocator) is recorded like an error.

@@ -69,8 +69,13 @@ pub struct SweepTiming {
     /// data, writing its summary.
     pub run_startup_seconds: f64,
     pub report_seconds: f64,
-    /// Share of the wall time outside training steps.
+    /// Share of the wall time outside training steps. Runs never train at the same time, so
+    /// this is the share of the sweep's time in which no run was training.
     pub overhead_share: f64,
+    /// Whether each run's evaluation ran beside the next run's training (`--sequential` off):
+    /// the phases then add up to more than the wall time.
+    #[serde(default)]
+    pub overlapped: bool,
 }
 
 impl SweepTiming {
@@ -121,8 +126,13 @@ impl SweepTiming {
             .filter(|(_, seconds)| share(*seconds) >= 0.05)
             .map(|(name, seconds)| format!("{name} {:.1} %", share(*seconds)))
             .collect();
+        let besides = match self.overlapped {
+            true => "; work besides the steps, much of it beside the next run's training",
+            false => "",
+        };
         format!(
-            "time: {:.1} s for {} run(s); {:.1} % in training steps, {:.1} % outside them ({})",
+            "time: {:.1} s for {} run(s); {:.1} % in training steps, {:.1} % outside them{besides} \
+             ({})",
             self.wall_seconds,
             self.runs_trained,
             share(p.steps),

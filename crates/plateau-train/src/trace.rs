@@ -40,7 +40,7 @@ fn fault() -> Option<&'static (String, Option<String>)> {
 /// Announces that `phase` (of `what`: a run id, a file) starts now.
 pub fn phase(phase: &str, what: &str) {
     if enabled() {
-        eprintln!("{MARKER} {phase} {what}");
+        crate::progress::say(&format!("{MARKER} {phase} {what}"));
     }
     if let Some((at, only)) = fault() {
         if at == phase && only.as_deref().is_none_or(|id| id == what) {

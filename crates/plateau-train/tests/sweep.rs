@@ -61,6 +61,7 @@ fn options() -> SweepOptions {
         dry_run: false,
         rerun_failed: false,
         progress: ProgressMode::Off,
+        overlap: false,
     }
 }
 
@@ -130,6 +131,7 @@ fn an_interrupted_run_resumes_from_its_checkpoint() {
         backend: Backend::Flex,
         run_dir: run_dir.clone(),
         progress: ProgressMode::Off,
+        sweep: None,
         stop: &stop,
     };
     let error = train(&runs[0], &ctx).unwrap_err().to_string();

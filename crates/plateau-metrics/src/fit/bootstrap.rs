@@ -3,6 +3,7 @@
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 use serde::Serialize;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -66,22 +67,25 @@ impl Interval {
 }
 
 /// Calls `fit` on `options.resamples` resamples of `points` (same size, with replacement) and
-/// collects what it returns; failed fits (too few distinct points) are skipped.
-pub(super) fn resample<T, P: Clone>(
+/// collects what it returns; failed fits (too few distinct points) are skipped. The resamples are
+/// drawn in order from one seeded stream and fitted in parallel, so the result does not depend
+/// on the number of threads.
+pub(super) fn resample<T: Send, P: Clone + Sync + Send>(
     points: &[P],
     options: &BootstrapOptions,
-    mut fit: impl FnMut(&[P]) -> Option<T>,
+    fit: impl Fn(&[P]) -> Option<T> + Sync,
 ) -> Vec<T> {
     let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
-    let mut sample = Vec::with_capacity(points.len());
-    (0..options.resamples)
-        .filter_map(|_| {
-            sample.clear();
-            sample.extend(
-                (0..points.len()).map(|_| points[rng.random_range(0..points.len())].clone()),
-            );
-            fit(&sample)
+    let samples: Vec<Vec<P>> = (0..options.resamples)
+        .map(|_| {
+            (0..points.len())
+                .map(|_| points[rng.random_range(0..points.len())].clone())
+                .collect()
         })
+        .collect();
+    samples
+        .par_iter()
+        .filter_map(|sample| fit(sample))
         .collect()
 }
 

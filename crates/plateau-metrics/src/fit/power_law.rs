@@ -96,8 +96,10 @@ pub struct Fitted {
 /// The loss in the optimiser's coordinates, on x scaled by its geometric mean (so that
 /// N ≈ 10⁷ and e ≈ 0.1 are equally well conditioned).
 struct Problem<'a> {
-    x: &'a [f64],
-    y: &'a [f64],
+    /// `ln x` and `ln y`, taken once: the optimiser evaluates the loss some 10⁵ times per fit
+    /// with its bootstrap, and `x^p = exp(p · ln x)`.
+    ln_x: &'a [f64],
+    ln_y: &'a [f64],
     options: FitOptions,
 }
 
@@ -128,10 +130,10 @@ impl Problem<'_> {
 
     fn log_residuals<'s>(&'s self, theta: &[f64]) -> impl Iterator<Item = f64> + 's {
         let (k, p, c) = self.decode(theta);
-        self.x
+        self.ln_x
             .iter()
-            .zip(self.y)
-            .map(move |(x, y)| y.ln() - (k * x.powf(p) + c).ln())
+            .zip(self.ln_y)
+            .map(move |(ln_x, ln_y)| ln_y - (k * (p * ln_x).exp() + c).ln())
     }
 }
 
@@ -146,7 +148,7 @@ impl CostFunction for Problem<'_> {
             .sum();
         // Runaway parameters (overflow) are simply bad points for Nelder–Mead.
         Ok(if total.is_finite() {
-            total / self.x.len() as f64
+            total / self.ln_x.len() as f64
         } else {
             f64::MAX
         })
@@ -172,9 +174,11 @@ pub fn fit_power_law(x: &[f64], y: &[f64], options: FitOptions) -> Result<Fitted
     let scale = (x.iter().map(|v| v.ln()).sum::<f64>() / x.len() as f64).exp();
     let scaled: Vec<f64> = x.iter().map(|v| v / scale).collect();
     let y_min = y.iter().copied().fold(f64::INFINITY, f64::min);
+    let ln_x: Vec<f64> = scaled.iter().map(|v| v.ln()).collect();
+    let ln_y: Vec<f64> = y.iter().map(|v| v.ln()).collect();
     let problem = || Problem {
-        x: &scaled,
-        y: &y,
+        ln_x: &ln_x,
+        ln_y: &ln_y,
         options,
     };
 

@@ -3,6 +3,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use rayon::prelude::*;
+
 use super::escape;
 use super::plots::{Axis, Kind, Series, scatter};
 use crate::fit::study::{Query, SeriesFit, XAxis, fit_series, series_from_rows};
@@ -27,7 +29,8 @@ pub fn saturation_fits(rows: &[ResultRow]) -> Vec<SeriesFit> {
     let Ok(all) = series_from_rows(rows, &query) else {
         return Vec::new();
     };
-    all.into_iter()
+    // Each series is fitted on its own; rayon keeps their order.
+    all.into_par_iter()
         .filter_map(|series| fit_series(vec![series], &query).ok()?.pop())
         .collect()
 }

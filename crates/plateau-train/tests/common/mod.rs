@@ -33,6 +33,7 @@ pub fn sweep_on(backend: Backend, toml: &str) -> Vec<ResultRow> {
         dry_run: false,
         rerun_failed: false,
         progress: ProgressMode::Off,
+        overlap: false,
     };
     run_sweep(&config, &options, None, &AtomicBool::new(false)).unwrap()
 }

@@ -1,0 +1,157 @@
+//! Run processes: a sweep trains each run in a child process of its own binary (`plateau
+//! train CONFIG --run ID`), so a panic or an out-of-memory kill costs only that run. This is
+//! the protocol between the two: the flags the sweep passes, what the child prints on its
+//! stdout, where it leaves its error, and how the sweep reads how it ended.
+
+use std::io::{BufRead, Write};
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command};
+use std::sync::{Arc, Condvar, Mutex};
+
+use plateau_metrics::results::RunStatus;
+
+use crate::progress::SweepProgress;
+use crate::run::{RunSummary, read_summary};
+
+/// The `plateau train` flag that asks a child run for progress events instead of its own bar.
+pub const PROGRESS_EVENTS_FLAG: &str = "--progress-events";
+
+/// The `plateau train` flag a sweep passes to its run processes. Such a process:
+/// - loads its data and model, then waits for a `train` line on stdin before it trains, so a
+///   sweep can start it early and let it train once the run before it is done training;
+/// - prints a [`Trained`](crate::progress::announce_trained) event on stdout when its training
+///   is over, while it goes on to evaluate and probe;
+/// - exits as soon as stdin closes: when its sweep dies, however it dies (a SIGKILL runs no
+///   handler), so an orphan never trains on beside a resumed sweep.
+pub const SWEEP_CHILD_FLAG: &str = "--sweep-child";
+
+/// What a sweep writes on a run process's stdin to let it train.
+const TRAIN_LINE: &str = "train";
+
+/// Where a run process writes why it failed, for the sweep to record.
+pub const ERROR_LOG: &str = "error.log";
+
+/// A run process's side of its stdin link to the sweep (see [`SWEEP_CHILD_FLAG`]).
+pub struct SweepLink {
+    may_train: Arc<(Mutex<bool>, Condvar)>,
+}
+
+impl SweepLink {
+    /// Starts reading stdin: a `train` line lets [`wait_to_train`](Self::wait_to_train) return;
+    /// its end exits the process. Everything a run writes is atomic, so stopping anywhere loses
+    /// only unsaved work.
+    pub fn follow_stdin() -> Self {
+        let may_train = Arc::new((Mutex::new(false), Condvar::new()));
+        let flag = may_train.clone();
+        std::thread::spawn(move || {
+            for line in std::io::stdin().lock().lines() {
+                let Ok(line) = line else { break };
+                if line.trim() == TRAIN_LINE {
+                    let (allowed, changed) = &*flag;
+                    *allowed.lock().unwrap_or_else(|e| e.into_inner()) = true;
+                    changed.notify_all();
+                }
+            }
+            std::process::exit(137);
+        });
+        Self { may_train }
+    }
+
+    /// Blocks until the sweep lets this run train.
+    pub fn wait_to_train(&self) {
+        let (allowed, changed) = &*self.may_train;
+        let mut allowed = allowed.lock().unwrap_or_else(|e| e.into_inner());
+        while !*allowed {
+            allowed = changed.wait(allowed).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+/// Records a run's failure in its folder (the `train` command calls this on error or panic).
+pub fn record_failure(run_dir: &Path, message: &str) {
+    let _ = std::fs::create_dir_all(run_dir);
+    let _ = std::fs::write(run_dir.join(ERROR_LOG), message);
+}
+
+/// Starts the run process `command`. It loads its data, then waits for [`let_train`] on the
+/// returned stdin; closing that stdin stops it.
+pub fn start_run(mut command: Command, run_dir: &Path, events: bool) -> std::io::Result<Child> {
+    // An error of an earlier attempt must not pass for this one.
+    let _ = std::fs::remove_file(run_dir.join(ERROR_LOG));
+    // Under the sweep's bars the child sends progress events on its stdout; otherwise it shares
+    // the sweep's stderr and logs plain lines itself. Either way its stdout tells when training
+    // is over, and it leaves its error in a file.
+    if events {
+        command.arg(PROGRESS_EVENTS_FLAG);
+    }
+    command
+        .arg(SWEEP_CHILD_FLAG)
+        .stdout(std::process::Stdio::piped())
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+}
+
+/// Lets a started run process train.
+pub fn let_train(stdin: &mut ChildStdin) -> std::io::Result<()> {
+    writeln!(stdin, "{TRAIN_LINE}")?;
+    stdin.flush()
+}
+
+/// Follows a started run process (its stdin taken by the caller) to its end and returns how it
+/// ended. `trained` is called once the child says its training is over, or not at all.
+pub fn watch_run(
+    mut child: Child,
+    run_dir: &Path,
+    label: &str,
+    progress: &SweepProgress,
+    trained: &mut dyn FnMut(),
+) -> RunSummary {
+    if let Some(stdout) = child.stdout.take() {
+        progress.follow_child(label, stdout, trained);
+    }
+    let status = match child.wait() {
+        Ok(status) => status,
+        Err(error) => {
+            return RunSummary::failed(format!("could not wait for the run's process: {error}"));
+        }
+    };
+    match (status.success(), read_summary(run_dir)) {
+        (true, Ok(summary)) => summary,
+        (_, Ok(summary)) if summary.status == RunStatus::Diverged => summary,
+        _ => {
+            let why = std::fs::read_to_string(run_dir.join(ERROR_LOG)).unwrap_or_default();
+            RunSummary::failed(format!(
+                "run process ended with {}: {}",
+                describe_exit(&status),
+                why.trim()
+            ))
+        }
+    }
+}
+
+/// How a run process ended, in words that point at the likely cause.
+fn describe_exit(status: &std::process::ExitStatus) -> String {
+    if let Some(code) = status.code() {
+        return format!("exit code {code}");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        match status.signal() {
+            Some(9) => {
+                return "signal 9 (SIGKILL: killed, e.g. by the kernel's out-of-memory killer; \
+                        `dmesg` tells) — give it more memory or a smaller model or batch"
+                    .to_string();
+            }
+            Some(6) => {
+                return "signal 6 (SIGABRT: aborted, as a failed memory allocation does; the \
+                        run's output above names the allocation) — give it more memory or a \
+                        smaller model or batch"
+                    .to_string();
+            }
+            Some(signal) => return format!("signal {signal}"),
+            None => {}
+        }
+    }
+    "an unknown signal".to_string()
+}
