@@ -1,6 +1,7 @@
-//! The sweep runner: plans the grid, skips what is done, trains the rest one run at a time (each
-//! in a child process when the caller provides one, so a panic or an out-of-memory kill costs only
-//! that run), and appends one result row per run.
+//! The sweep runner: plans the grid, skips what is done, trains the rest (each run in a child
+//! process when the caller provides one, so a panic or an out-of-memory kill costs only that
+//! run; on the CPU the next run's process starts early and trains beside the previous run's
+//! evaluation, never beside its training), and appends one result row per run, in plan order.
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
