@@ -6,6 +6,8 @@
 pub mod batch_norm;
 pub mod conv2d;
 mod flex_io;
+pub mod gelu;
 
 pub use batch_norm::batch_norm_train;
 pub use conv2d::conv2d;
+pub use gelu::gelu;

@@ -114,3 +114,33 @@ fn batch_norm_forward_statistics_and_gradients_match_burn() {
     assert_close(ours.4, burns.4, "gamma gradient");
     assert_close(ours.5, burns.5, "beta gradient");
 }
+
+#[test]
+fn gelu_forward_and_gradient_match_burn() {
+    let device = Device::flex().autodiff();
+    device.seed(5);
+    // Wide enough to reach both tails; a strided view as an MLP's activations can be.
+    let x = random([3, 40, 17], &device) * 6.0;
+    let weights = random([3, 17, 40], &device);
+    let run = |ours: bool| {
+        let x = x.clone().detach().require_grad();
+        let view = x.clone().swap_dims(1, 2);
+        let y = match ours {
+            true => plateau_kernels::gelu(view),
+            false => burn::tensor::activation::gelu(view),
+        };
+        let grads = (y.clone() * weights.clone()).sum().backward();
+        (y.inner(), x.grad(&grads).unwrap())
+    };
+    let (ours, burns) = (run(true), run(false));
+    assert_close(ours.0, burns.0, "gelu output");
+    assert_close(ours.1, burns.1, "gelu input gradient");
+
+    // Without autodiff (evaluation) too.
+    let plain = x.inner();
+    assert_close(
+        plateau_kernels::gelu(plain.clone()),
+        burn::tensor::activation::gelu(plain),
+        "gelu output without autodiff",
+    );
+}

@@ -3,7 +3,6 @@
 use burn::module::{Module, Param};
 use burn::nn::{BatchNorm, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
-use burn::tensor::activation::gelu;
 
 /// Two linear layers with a GELU between them (the transformer and Mixer MLP).
 #[derive(Module, Debug)]
@@ -21,7 +20,8 @@ impl Mlp {
     }
 
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-        self.fc2.forward(gelu(self.fc1.forward(x)))
+        // plateau's fused GELU on the CPU (burn's elsewhere): see plateau-kernels.
+        self.fc2.forward(plateau_kernels::gelu(self.fc1.forward(x)))
     }
 }
 
