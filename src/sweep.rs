@@ -55,15 +55,18 @@ pub struct TrainArgs {
     sweep_child: bool,
 }
 
-/// Ctrl-C asks the current run to stop after its next checkpoint.
-fn stop_flag() -> Arc<AtomicBool> {
+/// Ctrl-C asks the current run to stop after its next checkpoint. `say` prints what happens
+/// (a run process under a sweep leaves that to the sweep, which shares its terminal).
+fn stop_flag(say: bool) -> Arc<AtomicBool> {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     let _ = ctrlc::set_handler(move || {
         if flag.swap(true, Ordering::SeqCst) {
             std::process::exit(130); // a second Ctrl-C stops at once
         }
-        eprintln!("\nstopping after the current epoch's checkpoint (Ctrl-C again to quit now)");
+        if say {
+            eprintln!("\nstopping after the current epoch's checkpoint (Ctrl-C again to quit now)");
+        }
     });
     stop
 }
@@ -80,7 +83,7 @@ pub fn sweep(args: &SweepArgs, backend: Backend) -> Result<ExitCode> {
         // the next run's training could run it out.
         overlap: !args.sequential && backend == Backend::Flex,
     };
-    let stop = stop_flag();
+    let stop = stop_flag(true);
     // Each run in a child process of this same binary: a panic or an out-of-memory kill then
     // costs only that run.
     let exe = std::env::current_exe()?;
@@ -149,7 +152,7 @@ pub fn train(args: &TrainArgs, backend: Backend) -> Result<ExitCode> {
         },
         overlap: false,
     };
-    let stop = stop_flag();
+    let stop = stop_flag(!args.sweep_child);
     let summary = train_one(&config, &args.run, &options, sweep.as_ref(), &stop)?;
     if let (Some(up), false) = (summary.upstream, args.progress_events) {
         eprintln!("  run {}: test accuracy {:.4}", args.run, up.test_accuracy);
