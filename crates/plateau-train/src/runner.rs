@@ -151,10 +151,9 @@ pub fn run_sweep(
         _ => 1,
     };
     let mut rows = Vec::new();
-    let (notes_sender, notes) = mpsc::channel::<Note>();
+    let (notes_sender, notes) = mpsc::channel::<(usize, Note)>();
     std::thread::scope(|scope| -> Result<()> {
         let mut pending: VecDeque<Pending> = VecDeque::new();
-        let mut training: Option<usize> = None;
         let mut next = 0;
         loop {
             let stopping = stop.load(Ordering::SeqCst);
@@ -164,8 +163,11 @@ pub fn run_sweep(
                 let run_dir = dir.join(&run.id);
                 let mut slot = Pending::new(index);
                 if let Some(summary) = finished_on_disk(&run_dir) {
-                    slot.summary = Some(summary);
-                    slot.trained = false;
+                    slot.stage = Stage::Ended {
+                        summary,
+                        began: true,
+                    };
+                    slot.ours = false;
                 } else if let Some(command) = child {
                     match start_run(command(&run.id), &run_dir, progress.wants_events()) {
                         Ok(mut process) => {
@@ -174,17 +176,19 @@ pub fn run_sweep(
                                 (notes_sender.clone(), run.label(), &progress);
                             scope.spawn(move || {
                                 let mut trained = || {
-                                    let _ = sender.send(Note::Trained(index));
+                                    let _ = sender.send((index, Note::Trained));
                                 };
                                 let summary =
                                     watch_run(process, &run_dir, &label, progress, &mut trained);
-                                let _ = sender.send(Note::Ended(index, summary));
+                                let _ = sender.send((index, Note::Ended(summary)));
                             });
                         }
                         Err(error) => {
-                            slot.summary = Some(RunSummary::failed(format!(
-                                "could not start the run's process: {error}"
-                            )));
+                            let why = format!("could not start the run's process: {error}");
+                            slot.stage = Stage::Ended {
+                                summary: RunSummary::failed(why),
+                                began: false,
+                            };
                         }
                     }
                 } else {
@@ -203,22 +207,26 @@ pub fn run_sweep(
                         stop,
                     );
                     slot.wall = slot.started.elapsed();
-                    slot.summary = Some(summary);
-                    slot.may_train = true;
+                    slot.stage = Stage::Ended {
+                        summary,
+                        began: true,
+                    };
                 }
                 pending.push_back(slot);
             }
             // The oldest waiting run process trains once no other run does.
-            if training.is_none() && !stopping {
+            let training = pending
+                .iter()
+                .any(|slot| matches!(slot.stage, Stage::Training));
+            if !training && !stopping {
                 let waiting = pending
                     .iter_mut()
-                    .find(|slot| slot.lifeline.is_some() && !slot.may_train);
+                    .find(|slot| matches!(slot.stage, Stage::Waiting));
                 if let Some(slot) = waiting {
                     let run = todo[slot.index];
                     progress.log(&start_line(slot.index, todo.len(), started.elapsed(), run));
-                    slot.may_train = true;
+                    slot.stage = Stage::Training;
                     slot.started = Instant::now();
-                    training = Some(slot.index);
                     if let Some(lifeline) = &mut slot.lifeline {
                         // A process that died already is recorded when its watcher reports.
                         let _ = let_train(lifeline);
@@ -227,17 +235,25 @@ pub fn run_sweep(
             }
             if stopping {
                 // Processes still waiting for their turn end without training.
-                for slot in pending.iter_mut().filter(|slot| !slot.may_train) {
+                for slot in pending
+                    .iter_mut()
+                    .filter(|slot| matches!(slot.stage, Stage::Waiting))
+                {
                     slot.lifeline = None;
                 }
             }
             // Results are recorded in the order of the plan.
-            while pending.front().is_some_and(|slot| slot.summary.is_some()) {
+            while pending
+                .front()
+                .is_some_and(|slot| matches!(slot.stage, Stage::Ended { .. }))
+            {
                 let slot = pending.pop_front().expect("front exists");
                 let run = todo[slot.index];
-                let summary = slot.summary.expect("checked above");
+                let Stage::Ended { summary, began } = slot.stage else {
+                    unreachable!("checked above")
+                };
                 if stop.load(Ordering::SeqCst) && summary.status == RunStatus::Failed {
-                    if slot.may_train {
+                    if began {
                         progress.log(&format!(
                             "interrupted: {} keeps its last epoch checkpoint; rerun the sweep \
                              to resume",
@@ -246,7 +262,7 @@ pub fn run_sweep(
                     }
                     continue;
                 }
-                if slot.trained {
+                if slot.ours {
                     timing.add_run(slot.wall, &summary.seconds);
                 }
                 let row = result_row(run, &summary, options.backend)?;
@@ -263,21 +279,21 @@ pub fn run_sweep(
                 }
             }
             // Some run process is still going: wait for it to say something.
-            match notes.recv().expect("this scope holds a sender") {
-                Note::Trained(index) => {
-                    if training == Some(index) {
-                        training = None;
+            let (index, note) = notes.recv().expect("this scope holds a sender");
+            let Some(slot) = pending.iter_mut().find(|slot| slot.index == index) else {
+                continue;
+            };
+            match note {
+                Note::Trained => {
+                    if matches!(slot.stage, Stage::Training) {
+                        slot.stage = Stage::Evaluating;
                     }
                 }
-                Note::Ended(index, summary) => {
-                    if training == Some(index) {
-                        training = None;
-                    }
-                    if let Some(slot) = pending.iter_mut().find(|slot| slot.index == index) {
-                        slot.wall = slot.started.elapsed();
-                        slot.summary = Some(summary);
-                        slot.lifeline = None;
-                    }
+                Note::Ended(summary) => {
+                    let began = !matches!(slot.stage, Stage::Waiting);
+                    slot.wall = slot.started.elapsed();
+                    slot.stage = Stage::Ended { summary, began };
+                    slot.lifeline = None;
                 }
             }
         }
@@ -303,39 +319,49 @@ pub fn run_sweep(
 struct Pending {
     /// Its place in the sweep's list of runs to train.
     index: usize,
+    stage: Stage,
     /// When it was let train: time it spent waiting for its turn is not its own.
     started: Instant,
     /// From being let train to its result.
     wall: Duration,
-    /// Known once the run has ended.
-    summary: Option<RunSummary>,
     /// False for a run that had finished before this sweep (its time is not ours).
-    trained: bool,
+    ours: bool,
     /// The run process's stdin while it runs: a line lets it train, closing it stops it.
     lifeline: Option<ChildStdin>,
-    /// Whether it was let train.
-    may_train: bool,
+}
+
+/// Where a pending run stands. At most one is `Training`.
+enum Stage {
+    /// Its process has started and waits for its turn.
+    Waiting,
+    Training,
+    /// Training is over; it validates, tests and probes.
+    Evaluating,
+    /// `began`: whether it had been let train (a run that never did keeps no checkpoint).
+    Ended {
+        summary: RunSummary,
+        began: bool,
+    },
 }
 
 impl Pending {
     fn new(index: usize) -> Self {
         Self {
             index,
+            stage: Stage::Waiting,
             started: Instant::now(),
             wall: Duration::ZERO,
-            summary: None,
-            trained: true,
+            ours: true,
             lifeline: None,
-            may_train: false,
         }
     }
 }
 
-/// What a thread watching a run process tells the sweep.
+/// What a thread watching a run process tells the sweep (with the run's index).
 enum Note {
     /// The run's training is over; it is evaluating.
-    Trained(usize),
-    Ended(usize, RunSummary),
+    Trained,
+    Ended(RunSummary),
 }
 
 /// `[3/9, eta 120 s] 1a2b3c4d5e6f resnet …`
