@@ -16,7 +16,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use common::outcome;
 use plateau_train::trace::{MARKER, TRACE_ENV};
+
+mod common;
 
 /// Six small runs of three epochs, probed on every layer: each run passes every phase.
 fn write_config(dir: &Path) -> PathBuf {
@@ -135,15 +138,6 @@ fn rows_by_id(out: &Path) -> BTreeMap<String, serde_json::Value> {
         );
     }
     rows
-}
-
-/// The numbers of a row that must not depend on interruptions (not timings, not backend name).
-fn outcome(row: &serde_json::Value) -> serde_json::Value {
-    serde_json::json!({
-        "status": row["status"], "upstream": row["upstream"], "downstream": row["downstream"],
-        "epochs": row["epochs"], "steps": row["steps"], "params": row["params"],
-        "train_flops": row["train_flops"], "config": row["config"],
-    })
 }
 
 fn files_named(dir: &Path, found: &mut Vec<PathBuf>, matches: &dyn Fn(&str) -> bool) {

@@ -10,7 +10,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use common::outcome;
 use plateau_train::trace::{MARKER, TRACE_ENV};
+
+mod common;
 
 fn write_config(dir: &Path) -> PathBuf {
     let path = dir.join("overlap.toml");
@@ -99,14 +102,7 @@ fn rows(out: &Path) -> Vec<serde_json::Value> {
 
 fn outcomes(rows: &[serde_json::Value]) -> BTreeMap<String, serde_json::Value> {
     rows.iter()
-        .map(|row| {
-            let id = row["run_id"].as_str().unwrap().to_string();
-            let outcome = serde_json::json!({
-                "status": row["status"], "upstream": row["upstream"],
-                "downstream": row["downstream"], "steps": row["steps"],
-            });
-            (id, outcome)
-        })
+        .map(|row| (row["run_id"].as_str().unwrap().to_string(), outcome(row)))
         .collect()
 }
 
