@@ -4,9 +4,10 @@
 //!
 //! The fit minimises a Huber loss of log residuals, `log y − log ŷ`, so every point counts by its
 //! relative error and one bad run does not drag the curve. Bounds hold by construction: the
-//! optimiser moves `(ln k, logit(|p| / p_max), logit(c / c_max))`, never `(k, p, c)` themselves. Nelder–Mead
-//! (argmin) starts from a small grid of exponents and offsets, and the best end point wins, since
-//! the loss surface of a power law plus a constant has more than one valley.
+//! optimiser moves `(ln k, logit(|p| / p_max), logit(c / c_max))`, never `(k, p, c)`
+//! themselves. Nelder–Mead (argmin) starts from a small grid of exponents and offsets, and the
+//! best end point wins, since the loss surface of a power law plus a constant has more than one
+//! valley. Each start first runs a few iterations; the most promising are then followed on.
 
 use argmin::core::{CostFunction, Error, Executor, State, TerminationReason, TerminationStatus};
 use argmin::solver::neldermead::NelderMead;
