@@ -1,7 +1,7 @@
 //! A sweep on the CPU starts each run process early and lets it train as soon as the run before
 //! it has finished training, beside that run's last validation, test and probes. This checks,
 //! from the phase markers of a real sweep, that the overlap happens, that no two runs ever
-//! train at once, that results are recorded in the order of the plan, and that the numbers are
+//! train (or load their data) at once, that results are recorded in the order of the plan, and that the numbers are
 //! exactly those of `--sequential`.
 
 #![cfg(unix)]
@@ -23,7 +23,7 @@ seed = 3
 [upstream]
 dataset = "synthetic"
 image_size = 16
-train_examples = 800
+train_examples = 3000
 val_examples = 100
 test_examples = 300
 [train]
@@ -154,6 +154,19 @@ fn runs_overlap_one_training_at_a_time_with_the_results_of_a_sequential_sweep() 
             "{after} started before {before} was recorded with --sequential: {sequential:?}"
         );
     }
+    // One run process loads its data at a time: after the sweep's own load, each process's
+    // load is followed by its ready before the next process loads.
+    let loads_and_readies: Vec<&str> = overlapped
+        .iter()
+        .filter(|(phase, _)| phase == "load-data" || phase == "ready")
+        .skip(1)
+        .map(|(phase, _)| phase.as_str())
+        .collect();
+    let alternating = ["load-data", "ready"].repeat(plan.len());
+    assert_eq!(
+        loads_and_readies, alternating,
+        "two run processes loaded at once: {overlapped:?}"
+    );
     eprintln!("of 3 runs, {ready_ahead} ready ahead, {beside_probes} trained beside probes");
     assert!(
         ready_ahead >= 1,

@@ -10,17 +10,18 @@ use std::sync::{Arc, Condvar, Mutex};
 
 use plateau_metrics::results::RunStatus;
 
-use crate::progress::SweepProgress;
+use crate::progress::{Milestone, SweepProgress};
 use crate::run::{RunSummary, read_summary};
 
 /// The `plateau train` flag that asks a child run for progress events instead of its own bar.
 pub const PROGRESS_EVENTS_FLAG: &str = "--progress-events";
 
 /// The `plateau train` flag a sweep passes to its run processes. Such a process:
-/// - loads its data and model, then waits for a `train` line on stdin before it trains, so a
-///   sweep can start it early and let it train once the run before it is done training;
-/// - prints a [`Trained`](crate::progress::announce_trained) event on stdout when its training
-///   is over, while it goes on to evaluate and probe;
+/// - loads its data and model, prints a [`Ready`](Milestone::Ready) event on stdout, then
+///   waits for a `train` line on stdin before it trains, so a sweep can start it early and let
+///   it train once the run before it is done training;
+/// - prints a [`Trained`](Milestone::Trained) event on stdout when its training is over, while
+///   it goes on to evaluate and probe;
 /// - exits as soon as stdin closes: when its sweep dies, however it dies (a SIGKILL runs no
 ///   handler), so an orphan never trains on beside a resumed sweep.
 pub const SWEEP_CHILD_FLAG: &str = "--sweep-child";
@@ -98,16 +99,17 @@ pub fn let_train(stdin: &mut ChildStdin) -> std::io::Result<()> {
 }
 
 /// Follows a started run process (its stdin taken by the caller) to its end and returns how it
-/// ended. `trained` is called once the child says its training is over, or not at all.
+/// ended. `milestone` is called as the child says it is ready and that its training is over
+/// (not at all if it dies first).
 pub fn watch_run(
     mut child: Child,
     run_dir: &Path,
     label: &str,
     progress: &SweepProgress,
-    trained: &mut dyn FnMut(),
+    milestone: &mut dyn FnMut(Milestone),
 ) -> RunSummary {
     if let Some(stdout) = child.stdout.take() {
-        progress.follow_child(label, stdout, trained);
+        progress.follow_child(label, stdout, milestone);
     }
     let status = match child.wait() {
         Ok(status) => status,

@@ -43,7 +43,16 @@ enum Event {
         epochs: usize,
         val_accuracy: f64,
     },
+    /// Data and model are loaded; the run trains once its sweep lets it.
+    Ready,
     /// Training is over; evaluation and probes follow.
+    Trained,
+}
+
+/// What a run process tells its sweep about where it is (see [`crate::child`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Milestone {
+    Ready,
     Trained,
 }
 
@@ -182,10 +191,13 @@ pub fn say(line: &str) {
     eprint!("{line}");
 }
 
-/// Tells the sweep that started this run process that its training is over (whatever the
-/// progress mode: the sweep reads this from stdout to let its next run train).
-pub fn announce_trained() {
-    emit(&Event::Trained);
+/// Tells the sweep that started this run process that it reached `milestone` (whatever the
+/// progress mode: the sweep reads these from stdout to start and let train its next runs).
+pub fn announce(milestone: Milestone) {
+    emit(&match milestone {
+        Milestone::Ready => Event::Ready,
+        Milestone::Trained => Event::Trained,
+    });
 }
 
 fn emit(event: &Event) {
@@ -256,9 +268,14 @@ impl SweepProgress {
     }
 
     /// Draws a child's progress events (its stdout) as a run bar until the child closes it;
-    /// lines that are not events pass through as log lines. `trained` is called when the child
-    /// says its training is over.
-    pub fn follow_child(&self, label: &str, stdout: impl std::io::Read, trained: &mut dyn FnMut()) {
+    /// lines that are not events pass through as log lines. `milestone` is called when the child
+    /// says it is ready to train and when its training is over.
+    pub fn follow_child(
+        &self,
+        label: &str,
+        stdout: impl std::io::Read,
+        milestone: &mut dyn FnMut(Milestone),
+    ) {
         let mut bar: Option<ProgressBar> = None;
         let mut val = String::new();
         for line in std::io::BufReader::new(stdout).lines() {
@@ -269,8 +286,9 @@ impl SweepProgress {
                     if let Some(bar) = bar.take() {
                         bar.finish_and_clear();
                     }
-                    trained();
+                    milestone(Milestone::Trained);
                 }
+                (Ok(Event::Ready), _) => milestone(Milestone::Ready),
                 (
                     Ok(Event::Step {
                         step,

@@ -23,7 +23,7 @@ use crate::data::{DownstreamTask, Upstream};
 use crate::finetune::finetune;
 use crate::plan::PlannedRun;
 use crate::probe::probe_all;
-use crate::progress::{ProgressMode, RunProgress};
+use crate::progress::{Milestone, ProgressMode, RunProgress};
 use crate::schedule::learning_rate;
 use crate::step::{build_optimizer, loss_function, train_step};
 use crate::timing::{PhaseSeconds, timed};
@@ -118,6 +118,7 @@ pub fn train(run: &PlannedRun, ctx: &RunContext) -> Result<RunSummary> {
     let mut seconds = PhaseSeconds::default();
     trace::phase("ready", &run.id);
     if let Some(sweep) = ctx.sweep {
+        crate::progress::announce(Milestone::Ready);
         sweep.wait_to_train();
     }
     let progress = RunProgress::new(&ctx.progress, &run.label(), total_steps, state.step);
@@ -127,7 +128,7 @@ pub fn train(run: &PlannedRun, ctx: &RunContext) -> Result<RunSummary> {
         if !announced.replace(true) {
             trace::phase("trained", &run.id);
             if ctx.sweep.is_some() {
-                crate::progress::announce_trained();
+                crate::progress::announce(Milestone::Trained);
             }
         }
     };

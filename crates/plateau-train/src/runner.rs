@@ -18,7 +18,7 @@ use crate::child::{SweepLink, let_train, record_failure, start_run, watch_run};
 use crate::config::SweepConfig;
 use crate::data::{DownstreamTask, Upstream};
 use crate::plan::{PlannedRun, expand};
-use crate::progress::{ProgressMode, SweepProgress};
+use crate::progress::{Milestone, ProgressMode, SweepProgress};
 use crate::run::{RunContext, RunSummary, read_summary, train};
 use crate::timing::SweepTiming;
 use crate::trace;
@@ -157,7 +157,11 @@ pub fn run_sweep(
         let mut next = 0;
         loop {
             let stopping = stop.load(Ordering::SeqCst);
-            while pending.len() < in_flight && next < todo.len() && !stopping {
+            // One run process loads its data at a time: three loading at once on two cores
+            // made the first run start a second later.
+            let loading = |pending: &VecDeque<Pending>| pending.iter().any(|slot| slot.loading);
+            while pending.len() < in_flight && next < todo.len() && !stopping && !loading(&pending)
+            {
                 let (index, run) = (next, todo[next]);
                 next += 1;
                 let run_dir = dir.join(&run.id);
@@ -172,14 +176,15 @@ pub fn run_sweep(
                     match start_run(command(&run.id), &run_dir, progress.wants_events()) {
                         Ok(mut process) => {
                             slot.lifeline = process.stdin.take();
+                            slot.loading = true;
                             let (sender, label, progress) =
                                 (notes_sender.clone(), run.label(), &progress);
                             scope.spawn(move || {
-                                let mut trained = || {
-                                    let _ = sender.send((index, Note::Trained));
+                                let mut reached = |milestone| {
+                                    let _ = sender.send((index, Note::Reached(milestone)));
                                 };
                                 let summary =
-                                    watch_run(process, &run_dir, &label, progress, &mut trained);
+                                    watch_run(process, &run_dir, &label, progress, &mut reached);
                                 let _ = sender.send((index, Note::Ended(summary)));
                             });
                         }
@@ -231,6 +236,8 @@ pub fn run_sweep(
                         // A process that died already is recorded when its watcher reports.
                         let _ = let_train(lifeline);
                     }
+                    // The next run's process may start loading now.
+                    continue;
                 }
             }
             if stopping {
@@ -284,12 +291,14 @@ pub fn run_sweep(
                 continue;
             };
             match note {
-                Note::Trained => {
+                Note::Reached(Milestone::Ready) => slot.loading = false,
+                Note::Reached(Milestone::Trained) => {
                     if matches!(slot.stage, Stage::Training) {
                         slot.stage = Stage::Evaluating;
                     }
                 }
                 Note::Ended(summary) => {
+                    slot.loading = false;
                     let began = !matches!(slot.stage, Stage::Waiting);
                     slot.wall = slot.started.elapsed();
                     slot.stage = Stage::Ended { summary, began };
@@ -328,6 +337,8 @@ struct Pending {
     ours: bool,
     /// The run process's stdin while it runs: a line lets it train, closing it stops it.
     lifeline: Option<ChildStdin>,
+    /// Its process is loading data and model (not yet ready to train).
+    loading: bool,
 }
 
 /// Where a pending run stands. At most one is `Training`.
@@ -353,14 +364,15 @@ impl Pending {
             wall: Duration::ZERO,
             ours: true,
             lifeline: None,
+            loading: false,
         }
     }
 }
 
 /// What a thread watching a run process tells the sweep (with the run's index).
 enum Note {
-    /// The run's training is over; it is evaluating.
-    Trained,
+    /// The run process reached a milestone.
+    Reached(Milestone),
     Ended(RunSummary),
 }
 

@@ -12,8 +12,9 @@ pub struct IdxArray {
     pub data: Vec<u8>,
 }
 
-/// Parses IDX bytes; `path` only names the source in errors.
-pub fn parse(path: &Path, bytes: &[u8]) -> Result<IdxArray> {
+/// Parses IDX bytes; `path` only names the source in errors. The data stays in `bytes` (the
+/// header is cut off in place): a copy of Fashion-MNIST's 47 MB cost a run a tenth of a second.
+pub fn parse(path: &Path, mut bytes: Vec<u8>) -> Result<IdxArray> {
     let fail = |message: String| DataError::format(path, message);
     if bytes.len() < 4 || bytes[0] != 0 || bytes[1] != 0 {
         return Err(fail(format!(
@@ -54,10 +55,8 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<IdxArray> {
             }
         )));
     }
-    Ok(IdxArray {
-        dims,
-        data: bytes[header..].to_vec(),
-    })
+    bytes.drain(..header);
+    Ok(IdxArray { dims, data: bytes })
 }
 
 /// Reads an images file (3 dims: count, rows, cols) and a labels file (1 dim) that belong together.
@@ -65,8 +64,8 @@ pub fn read_pair(
     images_path: &Path,
     labels_path: &Path,
 ) -> Result<(Vec<u8>, Vec<u16>, usize, usize)> {
-    let images = parse(images_path, &super::read_maybe_gz(images_path)?)?;
-    let labels = parse(labels_path, &super::read_maybe_gz(labels_path)?)?;
+    let images = parse(images_path, super::read_maybe_gz(images_path)?)?;
+    let labels = parse(labels_path, super::read_maybe_gz(labels_path)?)?;
     let [count, rows, cols] = images.dims[..] else {
         return Err(DataError::format(
             images_path,
@@ -105,7 +104,7 @@ mod tests {
 
     #[test]
     fn parses_dims_and_data() {
-        let array = parse(Path::new("x"), &idx(&[2, 1, 2], &[1, 2, 3, 4])).unwrap();
+        let array = parse(Path::new("x"), idx(&[2, 1, 2], &[1, 2, 3, 4])).unwrap();
         assert_eq!(array.dims, vec![2, 1, 2]);
         assert_eq!(array.data, vec![1, 2, 3, 4]);
     }
@@ -113,7 +112,7 @@ mod tests {
     #[test]
     fn rejects_wrong_magic_type_and_truncation() {
         let path = Path::new("train-images-idx3-ubyte");
-        let message = |bytes: &[u8]| parse(path, bytes).unwrap_err().to_string();
+        let message = |bytes: &[u8]| parse(path, bytes.to_vec()).unwrap_err().to_string();
         assert!(message(b"PK\x03\x04rest").contains("not an IDX file"));
         assert!(message(&[0, 0, 0x0d, 1, 0, 0, 0, 1, 0, 0, 0, 0]).contains("0x0d"));
         let truncated = message(&idx(&[2, 2, 2], &[0; 5]));
