@@ -16,7 +16,8 @@ const FRAC_1_SQRT_2PI: f32 = 0.398_942_3;
 /// `e^x` for `x ≤ 0` (what GELU needs), to about 2 ulp; 0 below −87.
 #[inline(always)]
 fn exp_non_positive(x: f32) -> f32 {
-    let x = x.max(-87.0);
+    // `max` and `min` return the bound for a NaN, so x is finite from here on.
+    let x = x.max(-87.0).min(0.0);
     // e^x = 2^n · e^r with n = round(x / ln 2), |r| ≤ ln 2 / 2.
     let n = (x * std::f32::consts::LOG2_E).round();
     let r = n.mul_add(-0.693_145_75, x);
@@ -29,8 +30,11 @@ fn exp_non_positive(x: f32) -> f32 {
     let p = p * r + 0.5;
     let p = p * r + 1.0;
     let p = p * r + 1.0;
-    // 2^n through the exponent bits (n ≥ −126 here).
-    let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    // 2^n through the exponent bits. `as i32` would be scalar code here (it must saturate
+    // and map NaN to 0), and this loop's slowest part.
+    // SAFETY: x is finite in [−87, 0], so n is an integer in [−126, 0].
+    let n = unsafe { n.to_int_unchecked::<i32>() };
+    let scale = f32::from_bits(((n + 127) as u32) << 23);
     p * scale
 }
 
@@ -197,6 +201,9 @@ mod tests {
         let tails = forward(&[-200.0, 200.0, f32::MIN, 0.0]);
         assert!(tails[0].abs() < 1e-30 && tails[1] == 200.0, "{tails:?}");
         assert!(tails[2].abs() < 1e-30 && tails[3] == 0.0, "{tails:?}");
+        // A NaN stays a NaN (a diverged run must be seen as such), forward and backward.
+        assert!(forward(&[f32::NAN])[0].is_nan());
+        assert!(backward(&[f32::NAN], &[1.0])[0].is_nan());
     }
 
     #[test]
