@@ -7,7 +7,9 @@ pub mod batch_norm;
 pub mod conv2d;
 mod flex_io;
 pub mod gelu;
+pub mod layer_norm;
 
 pub use batch_norm::batch_norm_train;
 pub use conv2d::conv2d;
 pub use gelu::gelu;
+pub use layer_norm::layer_norm;

@@ -144,3 +144,41 @@ fn gelu_forward_and_gradient_match_burn() {
         "gelu output without autodiff",
     );
 }
+
+#[test]
+fn layer_norm_forward_and_gradients_match_burn() {
+    let device = Device::flex().autodiff();
+    device.seed(7);
+    // Tokens × width as a transposed view, the way attention hands them on; 70 rows span
+    // more than one of the kernel's row blocks.
+    let x = (random([2, 24, 35], &device) * 4.0).add_scalar(1.5);
+    let gamma = random([24], &device);
+    let beta = random([24], &device);
+    let weights = random([2, 35, 24], &device);
+    let run = |ours: bool| {
+        let (x, gamma, beta) = (
+            x.clone().detach().require_grad(),
+            gamma.clone().detach().require_grad(),
+            beta.clone().detach().require_grad(),
+        );
+        let view = x.clone().swap_dims(1, 2);
+        let y = match ours {
+            true => plateau_kernels::layer_norm(view, gamma.clone(), beta.clone(), 1e-6),
+            false => {
+                burn::tensor::module::layer_norm(view, gamma.clone(), Some(beta.clone()), 1e-6)
+            }
+        };
+        let grads = (y.clone() * weights.clone()).sum().backward();
+        (
+            y.inner(),
+            x.grad(&grads).unwrap(),
+            gamma.grad(&grads).unwrap(),
+            beta.grad(&grads).unwrap(),
+        )
+    };
+    let (ours, burns) = (run(true), run(false));
+    assert_close(ours.0, burns.0, "layer norm output");
+    assert_close(ours.1, burns.1, "layer norm input gradient");
+    assert_close(ours.2, burns.2, "layer norm gamma gradient");
+    assert_close(ours.3, burns.3, "layer norm beta gradient");
+}

@@ -25,9 +25,26 @@ impl Mlp {
     }
 }
 
+/// The LayerNorm epsilon of the ViT and Mixer reference code.
+const LAYER_NORM_EPSILON: f64 = 1e-6;
+
 /// LayerNorm with the epsilon of the ViT and Mixer reference code.
 pub fn layer_norm(d: usize, device: &Device) -> LayerNorm {
-    LayerNormConfig::new(d).with_epsilon(1e-6).init(device)
+    LayerNormConfig::new(d)
+        .with_epsilon(LAYER_NORM_EPSILON)
+        .init(device)
+}
+
+/// `norm.forward(x)` for a norm built by [`layer_norm`], with plateau-kernels' one-pass
+/// backward when training (burn records about nine element-wise operations); burn's
+/// `LayerNorm` keeps the parameters, so checkpoints are unchanged.
+pub fn normalize<const D: usize>(norm: &LayerNorm, x: Tensor<D>) -> Tensor<D> {
+    match (&norm.beta, x.device().is_autodiff()) {
+        (Some(beta), true) => {
+            plateau_kernels::layer_norm(x, norm.gamma.val(), beta.val(), LAYER_NORM_EPSILON)
+        }
+        _ => norm.forward(x),
+    }
 }
 
 /// A square convolution with its weight as a plain, readable parameter (`<name>.weight`),

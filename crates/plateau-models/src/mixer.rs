@@ -8,7 +8,7 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::cost::Cost;
-use crate::layers::{Conv, Mlp, layer_norm, mean_tokens};
+use crate::layers::{Conv, Mlp, layer_norm, mean_tokens, normalize};
 use crate::{Features, InputSpec, ModelError, check_divides, check_positive};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -108,10 +108,10 @@ impl MixerBlock {
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         let mixed = self
             .token_mlp
-            .forward(self.norm1.forward(x.clone()).swap_dims(1, 2)) // [b, c, s]
+            .forward(normalize(&self.norm1, x.clone()).swap_dims(1, 2)) // [b, c, s]
             .swap_dims(1, 2); // [b, s, c]
         let x = x + mixed;
-        x.clone() + self.channel_mlp.forward(self.norm2.forward(x))
+        x.clone() + self.channel_mlp.forward(normalize(&self.norm2, x))
     }
 }
 
@@ -137,7 +137,7 @@ impl Mixer {
             }
         }
         Features {
-            pre_logits: mean_tokens(self.norm.forward(x)), // [b, c]
+            pre_logits: mean_tokens(normalize(&self.norm, x)), // [b, c]
             layers,
         }
     }

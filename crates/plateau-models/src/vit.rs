@@ -9,7 +9,7 @@ use burn::tensor::activation::softmax;
 use serde::{Deserialize, Serialize};
 
 use crate::cost::Cost;
-use crate::layers::{Conv, Mlp, layer_norm, mean_tokens};
+use crate::layers::{Conv, Mlp, layer_norm, mean_tokens, normalize};
 use crate::{Features, InputSpec, ModelError, check_divides, check_positive};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -185,8 +185,8 @@ pub struct EncoderBlock {
 
 impl EncoderBlock {
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let x = x.clone() + self.attn.forward(self.norm1.forward(x));
-        x.clone() + self.mlp.forward(self.norm2.forward(x))
+        let x = x.clone() + self.attn.forward(normalize(&self.norm1, x));
+        x.clone() + self.mlp.forward(normalize(&self.norm2, x))
     }
 }
 
@@ -217,7 +217,7 @@ impl Vit {
                 layers.push(mean_tokens(x.clone())); // [b, d]
             }
         }
-        let x = self.norm.forward(x);
+        let x = normalize(&self.norm, x);
         let pre_logits = match &self.cls_token {
             Some(_) => x.narrow(1, 0, 1).reshape([b, d]), // class token
             None => mean_tokens(x),

@@ -16,7 +16,9 @@ const FRAC_1_SQRT_2PI: f32 = 0.398_942_3;
 /// `e^x` for `x ≤ 0` (what GELU needs), to about 2 ulp; 0 below −87.
 #[inline(always)]
 fn exp_non_positive(x: f32) -> f32 {
-    // `max` and `min` return the bound for a NaN, so x is finite from here on.
+    // `max` and `min` return the bound for a NaN (`clamp` would keep the NaN), so x is finite
+    // from here on.
+    #[allow(clippy::manual_clamp)]
     let x = x.max(-87.0).min(0.0);
     // e^x = 2^n · e^r with n = round(x / ln 2), |r| ≤ ln 2 / 2.
     let n = (x * std::f32::consts::LOG2_E).round();
