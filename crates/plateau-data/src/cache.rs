@@ -28,7 +28,7 @@ impl DataRoots {
     /// Roots from the environment, with an optional explicit dataset folder.
     pub fn from_env(explicit: Option<PathBuf>) -> Self {
         let cache = dirs::cache_dir()
-            .unwrap_or_else(|| std::env::temp_dir())
+            .unwrap_or_else(std::env::temp_dir)
             .join("plateau");
         Self {
             explicit,

@@ -273,13 +273,13 @@ fn check_and_record(spec: &DatasetSpec, dir: &Path) -> Result<(), String> {
         let path = find_file(dir, file.name)
             .ok_or_else(|| format!("{} was not among the files obtained", file.name))?;
         let actual = content_sha256(&path).map_err(|e| e.to_string())?;
-        if let Some(expected) = file.sha256 {
-            if actual != expected {
-                return Err(format!(
-                    "{}: content sha256 {actual}, expected {expected}",
-                    file.name
-                ));
-            }
+        if let Some(expected) = file.sha256
+            && actual != expected
+        {
+            return Err(format!(
+                "{}: content sha256 {actual}, expected {expected}",
+                file.name
+            ));
         }
         manifest.push_str(&format!("{actual}  {}\n", file.name));
     }

@@ -278,14 +278,16 @@ pub(crate) fn check_divides(
     value_field: &str,
     value: usize,
 ) -> Result<(), ModelError> {
-    if value % divisor == 0 {
+    if value.is_multiple_of(divisor) {
         return Ok(());
     }
     Err(ModelError::invalid(
         divisor_field,
         format!(
             "{divisor} does not divide {value_field} = {value}; choose {divisor_field} among the divisors of {value}: {:?}",
-            (1..=value).filter(|d| value % d == 0).collect::<Vec<_>>()
+            (1..=value)
+                .filter(|d| value.is_multiple_of(*d))
+                .collect::<Vec<_>>()
         ),
     ))
 }

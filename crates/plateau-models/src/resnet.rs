@@ -153,7 +153,7 @@ impl ResNetConfig {
             check_positive("resnet.norm_groups", self.norm_groups)?;
             // Every normalised width is a multiple of the stem width.
             let width = self.stem_width();
-            if width % self.norm_groups != 0 {
+            if !width.is_multiple_of(self.norm_groups) {
                 return Err(ModelError::invalid(
                     "resnet.norm_groups",
                     format!(

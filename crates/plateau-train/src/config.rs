@@ -420,13 +420,13 @@ impl SweepConfig {
                     ));
                 }
             }
-            if let Layers::Named(name) = &task.layers {
-                if name != "all" {
-                    return Err(invalid(
-                        &format!("downstream[{i}].layers"),
-                        format!("{name:?}: use \"all\" or a list of layer names"),
-                    ));
-                }
+            if let Layers::Named(name) = &task.layers
+                && name != "all"
+            {
+                return Err(invalid(
+                    &format!("downstream[{i}].layers"),
+                    format!("{name:?}: use \"all\" or a list of layer names"),
+                ));
             }
         }
         Ok(())

@@ -42,9 +42,10 @@ pub fn phase(phase: &str, what: &str) {
     if enabled() {
         crate::progress::say(&format!("{MARKER} {phase} {what}"));
     }
-    if let Some((at, only)) = fault() {
-        if at == phase && only.as_deref().is_none_or(|id| id == what) {
-            panic!("{FAULT_ENV}: injected panic at {phase} {what}");
-        }
+    if let Some((at, only)) = fault()
+        && at == phase
+        && only.as_deref().is_none_or(|id| id == what)
+    {
+        panic!("{FAULT_ENV}: injected panic at {phase} {what}");
     }
 }

@@ -34,7 +34,7 @@ impl CifarLabels {
 /// Parses one batch file's bytes into `(pixels [N, 3, 32, 32], labels)`.
 pub fn parse_batch(path: &Path, bytes: &[u8], labels: CifarLabels) -> Result<(Vec<u8>, Vec<u16>)> {
     let record = labels.record_len();
-    if bytes.is_empty() || bytes.len() % record != 0 {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(record) {
         return Err(DataError::format(
             path,
             format!(

@@ -15,7 +15,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<u8>> {
     }
     let digits: Digits = serde_json::from_str(text)
         .map_err(|e| DataError::format(path, format!("expected {{\"data\": [numbers]}}: {e}")))?;
-    if digits.data.is_empty() || digits.data.len() % PIXELS != 0 {
+    if digits.data.is_empty() || !digits.data.len().is_multiple_of(PIXELS) {
         return Err(DataError::format(
             path,
             format!(

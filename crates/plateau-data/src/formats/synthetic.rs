@@ -87,11 +87,13 @@ fn draw(class: usize, size: usize, rng: &mut ChaCha8Rng) -> Vec<f32> {
                     (dx.abs() < r * 0.3 && dy.abs() < r * 1.2)
                         || (dy.abs() < r * 0.3 && dx.abs() < r * 1.2)
                 }
-                4 => (y as f32 / period) as usize % 2 == 0,
-                5 => (x as f32 / period) as usize % 2 == 0,
-                6 => ((x + y) as f32 / period) as usize % 2 == 0,
+                4 => ((y as f32 / period) as usize).is_multiple_of(2),
+                5 => ((x as f32 / period) as usize).is_multiple_of(2),
+                6 => (((x + y) as f32 / period) as usize).is_multiple_of(2),
                 7 => dy > -r && dy < r && dx.abs() < (dy + r) * 0.5,
-                8 => ((x as f32 / period) as usize + (y as f32 / period) as usize) % 2 == 0,
+                8 => {
+                    ((x as f32 / period) as usize + (y as f32 / period) as usize).is_multiple_of(2)
+                }
                 _ => (x as f32) < s * 0.45 && (y as f32) < s * 0.45 && d > r * 0.2,
             };
             let noise: f32 = rng.random_range(-0.15..0.15);
