@@ -8,6 +8,8 @@ pub mod conv2d;
 mod flex_io;
 pub mod gelu;
 pub mod layer_norm;
+#[cfg(test)]
+mod test_values;
 
 pub use batch_norm::batch_norm_train;
 pub use conv2d::conv2d;

@@ -145,15 +145,8 @@ mod tests {
     use super::*;
 
     fn values(n: usize, seed: u32, scale: f32, offset: f32) -> Vec<f32> {
-        let mut state = seed.wrapping_mul(2654435761).wrapping_add(7);
-        (0..n)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 17;
-                state ^= state << 5;
-                ((state % 2001) as f32 / 1000.0 - 1.0) * scale + offset
-            })
-            .collect()
+        let unit = crate::test_values::values(n, seed);
+        unit.into_iter().map(|v| v * scale + offset).collect()
     }
 
     const G: NormGeometry = NormGeometry {

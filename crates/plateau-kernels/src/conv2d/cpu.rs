@@ -337,6 +337,7 @@ pub fn backward_weight(g: &ConvGeometry, x: &[f32], grad_out: &[f32]) -> Vec<f32
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_values::values;
 
     /// The definition, one output at a time.
     fn naive(g: &ConvGeometry, x: &[f32], w: &[f32]) -> Vec<f32> {
@@ -375,18 +376,6 @@ mod tests {
             }
         }
         y
-    }
-
-    fn values(n: usize, seed: u32) -> Vec<f32> {
-        let mut state = seed.wrapping_mul(2654435761).wrapping_add(1);
-        (0..n)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 17;
-                state ^= state << 5;
-                (state % 2001) as f32 / 1000.0 - 1.0
-            })
-            .collect()
     }
 
     fn dot(a: &[f32], b: &[f32]) -> f64 {

@@ -80,6 +80,7 @@ pub fn backward(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_values::values;
 
     /// Layer norm of one row in f64, for finite differences.
     fn forward_row(x: &[f64], gamma: &[f64], beta: &[f64], epsilon: f64) -> Vec<f64> {
@@ -89,19 +90,6 @@ mod tests {
         let r = 1.0 / (variance + epsilon).sqrt();
         (0..x.len())
             .map(|i| (x[i] - mean) * r * gamma[i] + beta[i])
-            .collect()
-    }
-
-    /// A fixed pseudo-random sequence in [−1, 1).
-    fn values(n: usize, seed: u32) -> Vec<f32> {
-        let mut state = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
-        (0..n)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 17;
-                state ^= state << 5;
-                (state as f64 / u32::MAX as f64 * 2.0 - 1.0) as f32
-            })
             .collect()
     }
 
