@@ -43,16 +43,18 @@ enum Event {
         epochs: usize,
         val_accuracy: f64,
     },
-    /// Data and model are loaded; the run trains once its sweep lets it.
-    Ready,
-    /// Training is over; evaluation and probes follow.
-    Trained,
+    Reached {
+        milestone: Milestone,
+    },
 }
 
 /// What a run process tells its sweep about where it is (see [`crate::child`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Milestone {
+    /// Data and model are loaded; the run trains once its sweep lets it.
     Ready,
+    /// Training is over; evaluation and probes follow.
     Trained,
 }
 
@@ -194,10 +196,7 @@ pub fn say(line: &str) {
 /// Tells the sweep that started this run process that it reached `milestone` (whatever the
 /// progress mode: the sweep reads these from stdout to start and let train its next runs).
 pub fn announce(milestone: Milestone) {
-    emit(&match milestone {
-        Milestone::Ready => Event::Ready,
-        Milestone::Trained => Event::Trained,
-    });
+    emit(&Event::Reached { milestone });
 }
 
 fn emit(event: &Event) {
@@ -281,14 +280,15 @@ impl SweepProgress {
         for line in std::io::BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
             match (serde_json::from_str::<Event>(&line), &self.multi) {
-                (Ok(Event::Trained), _) => {
-                    // The run's bar has done its job; its evaluation shows no steps.
-                    if let Some(bar) = bar.take() {
-                        bar.finish_and_clear();
+                (Ok(Event::Reached { milestone: reached }), _) => {
+                    if reached == Milestone::Trained {
+                        // The run's bar has done its job; its evaluation shows no steps.
+                        if let Some(bar) = bar.take() {
+                            bar.finish_and_clear();
+                        }
                     }
-                    milestone(Milestone::Trained);
+                    milestone(reached);
                 }
-                (Ok(Event::Ready), _) => milestone(Milestone::Ready),
                 (
                     Ok(Event::Step {
                         step,
@@ -348,6 +348,16 @@ mod tests {
                 step: 3,
                 total: 10,
                 ..
+            }
+        ));
+        let reached = serde_json::to_string(&Event::Reached {
+            milestone: Milestone::Trained,
+        })
+        .unwrap();
+        assert!(matches!(
+            serde_json::from_str::<Event>(&reached).unwrap(),
+            Event::Reached {
+                milestone: Milestone::Trained
             }
         ));
         // Anything else a child prints is not mistaken for an event.

@@ -123,15 +123,17 @@ pub fn train(run: &PlannedRun, ctx: &RunContext) -> Result<RunSummary> {
     }
     let progress = RunProgress::new(&ctx.progress, &run.label(), total_steps, state.step);
     let mut metrics = open_metrics(&ctx.run_dir, state.epoch)?;
-    let announced = std::cell::Cell::new(false);
+    // Once, when the last epoch's steps are done (before the loop if a resumed run had
+    // finished them): its last validation, test and probes may run beside the next run.
     let announce_trained = || {
-        if !announced.replace(true) {
-            trace::phase("trained", &run.id);
-            if ctx.sweep.is_some() {
-                crate::progress::announce(Milestone::Trained);
-            }
+        trace::phase("trained", &run.id);
+        if ctx.sweep.is_some() {
+            crate::progress::announce(Milestone::Trained);
         }
     };
+    if state.epoch >= epochs {
+        announce_trained();
+    }
 
     for epoch in state.epoch..epochs {
         let started = Instant::now();
@@ -189,7 +191,6 @@ pub fn train(run: &PlannedRun, ctx: &RunContext) -> Result<RunSummary> {
         state.train_seconds += started.elapsed().as_secs_f64();
         state.epoch = epoch + 1;
         if state.epoch == epochs {
-            // The last validation, the test and the probes may run beside the next run.
             announce_trained();
         }
         let (val_accuracy, val_loss) = timed(&mut seconds.validation, || {
@@ -233,8 +234,6 @@ pub fn train(run: &PlannedRun, ctx: &RunContext) -> Result<RunSummary> {
         }
     }
     progress.finish();
-    // Also when resumed with its training already done.
-    announce_trained();
 
     let eval_model = model.valid();
     trace::phase("export", &run.id);

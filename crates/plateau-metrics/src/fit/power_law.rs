@@ -274,27 +274,30 @@ pub fn fit_power_law(x: &[f64], y: &[f64], options: FitOptions) -> Result<Fitted
     // Every start is scouted for a few iterations; only the most promising are followed to
     // convergence. Nelder–Mead's next step depends on its simplex alone, so a followed start
     // ends exactly where an uninterrupted run would.
-    let mut scouted = Vec::new();
-    for start in starting_points(&scaled, &y, options) {
-        let run = nelder_mead(problem(), new_solver(simplex_around(&start))?, SCOUT_ITERS)?;
-        scouted.push(run);
-    }
-    scouted.sort_by(|a, b| a.cost.total_cmp(&b.cost));
-    let mut best: Option<(Vec<f64>, f64)> = None;
-    for run in scouted.into_iter().take(options.followed_starts.max(1)) {
-        let run = match run.converged {
-            true => run,
+    let by_cost = |a: &Descent, b: &Descent| a.cost.total_cmp(&b.cost);
+    let mut scouted = starting_points(&scaled, &y, options)
+        .iter()
+        .map(|start| nelder_mead(problem(), new_solver(simplex_around(start))?, SCOUT_ITERS))
+        .collect::<Result<Vec<_>, _>>()?;
+    scouted.sort_by(by_cost);
+    let followed = scouted
+        .into_iter()
+        .take(options.followed_starts.max(1))
+        .map(|run| match run.converged {
+            true => Ok(run),
             false => nelder_mead(
                 problem(),
                 run.solver,
                 options.max_iters.saturating_sub(SCOUT_ITERS),
-            )?,
-        };
-        if best.as_ref().is_none_or(|(_, b)| run.cost < *b) {
-            best = Some((run.theta, run.cost));
-        }
-    }
-    let (theta, loss) = best.ok_or_else(|| FitError::Optimiser("no start converged".into()))?;
+            ),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    // Of equal costs, the first in scouting order wins.
+    let best = followed
+        .into_iter()
+        .min_by(by_cost)
+        .expect("the grid has starts");
+    let (theta, loss) = (best.theta, best.cost);
     let fitted = problem();
     let (k_scaled, p, c) = fitted.decode(&theta);
     let residuals: Vec<f64> = fitted.log_residuals(&theta).collect();
