@@ -16,7 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::outcome;
+use common::{outcome, result_rows};
 use plateau_train::trace::{MARKER, TRACE_ENV};
 
 mod common;
@@ -126,11 +126,8 @@ fn delay(phase: &str, rng: &mut Lcg) -> Duration {
 }
 
 fn rows_by_id(out: &Path) -> BTreeMap<String, serde_json::Value> {
-    let text = std::fs::read_to_string(out.join("crash").join("results.jsonl")).unwrap();
     let mut rows = BTreeMap::new();
-    for (i, line) in text.lines().enumerate() {
-        let row: serde_json::Value = serde_json::from_str(line)
-            .unwrap_or_else(|e| panic!("results.jsonl line {}: {e}: {line}", i + 1));
+    for row in result_rows(&out.join("crash")) {
         let id = row["run_id"].as_str().unwrap().to_string();
         assert!(
             rows.insert(id.clone(), row).is_none(),

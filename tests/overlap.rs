@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use common::outcome;
+use common::{outcome, result_rows};
 use plateau_train::trace::{MARKER, TRACE_ENV};
 
 mod common;
@@ -93,11 +93,7 @@ fn last(markers: &[(String, String)], phase: &str, run: &str) -> usize {
 }
 
 fn rows(out: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(out.join("overlap").join("results.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect()
+    result_rows(&out.join("overlap"))
 }
 
 fn outcomes(rows: &[serde_json::Value]) -> BTreeMap<String, serde_json::Value> {

@@ -54,6 +54,14 @@ where
         beta: FloatTensor<Self>,
         epsilon: f64,
     ) -> FloatTensor<Self> {
+        let forward = |x: FloatTensor<Self>, gamma: FloatTensor<Self>, beta: FloatTensor<Self>| {
+            B::plateau_layer_norm(
+                x.into_primitive(),
+                gamma.into_primitive(),
+                beta.into_primitive(),
+                epsilon,
+            )
+        };
         match LayerNormBackward
             .prepare::<C>([x.node(), gamma.node(), beta.node()])
             .compute_bound()
@@ -62,20 +70,9 @@ where
             OpsKind::Tracked(mut prep) => {
                 let x_state = prep.checkpoint(&x);
                 let gamma_state = prep.checkpoint(&gamma);
-                let out = B::plateau_layer_norm(
-                    x.into_primitive(),
-                    gamma.into_primitive(),
-                    beta.into_primitive(),
-                    epsilon,
-                );
-                prep.finish((x_state, gamma_state, epsilon), out)
+                prep.finish((x_state, gamma_state, epsilon), forward(x, gamma, beta))
             }
-            OpsKind::UnTracked(prep) => prep.finish(B::plateau_layer_norm(
-                x.into_primitive(),
-                gamma.into_primitive(),
-                beta.into_primitive(),
-                epsilon,
-            )),
+            OpsKind::UnTracked(prep) => prep.finish(forward(x, gamma, beta)),
         }
     }
 }
