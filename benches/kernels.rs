@@ -1,6 +1,6 @@
 //! plateau-kernels against burn's own operations, forward and backward through autodiff on
-//! the flex backend, at the shapes of a ViT (width 128, 8×8 patches of a 32×32 image + a class
-//! token, batch 128). Run: `cargo bench --bench kernels`. Results: benches/RESULTS.md.
+//! the flex backend, at the shapes of a ViT (width 128; the 64 4×4 patches of a 32×32 image
+//! and a class token; batch 128). Run: `cargo bench --bench kernels`. Results: benches/RESULTS.md.
 
 use burn::prelude::*;
 use burn::tensor::Distribution;
