@@ -21,7 +21,17 @@ impl Mlp {
 
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
         // plateau's fused GELU on the CPU (burn's elsewhere): see plateau-kernels.
-        self.fc2.forward(plateau_kernels::gelu(self.fc1.forward(x)))
+        linear(&self.fc2, plateau_kernels::gelu(linear(&self.fc1, x)))
+    }
+}
+
+/// `layer.forward(x)`, through plateau-kernels' linear layer when the layer has a bias (one
+/// matrix product per pass over the whole batch on the CPU; burn's `linear` elsewhere).
+/// burn's `Linear` keeps the parameters, so checkpoints are unchanged.
+pub fn linear<const D: usize>(layer: &Linear, x: Tensor<D>) -> Tensor<D> {
+    match &layer.bias {
+        Some(bias) => plateau_kernels::linear(x, layer.weight.val(), bias.val()),
+        None => layer.forward(x),
     }
 }
 

@@ -8,7 +8,7 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::cost::Cost;
-use crate::layers::{Conv, Mlp, layer_norm, mean_tokens, normalize};
+use crate::layers::{Conv, Mlp, layer_norm, linear, mean_tokens, normalize};
 use crate::{Features, InputSpec, ModelError, check_divides, check_positive};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -143,6 +143,6 @@ impl Mixer {
     }
 
     pub fn head(&self, pre_logits: Tensor<2>) -> Tensor<2> {
-        self.head.forward(pre_logits)
+        linear(&self.head, pre_logits)
     }
 }

@@ -14,7 +14,7 @@ use burn::tensor::ops::MaxPoolOptions;
 use serde::{Deserialize, Serialize};
 
 use crate::cost::{Cost, conv_out};
-use crate::layers::{Conv, mean_spatial};
+use crate::layers::{Conv, linear, mean_spatial};
 use crate::{Features, InputSpec, ModelError, check_positive};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -453,6 +453,6 @@ impl ResNet {
     }
 
     pub fn head(&self, pre_logits: Tensor<2>) -> Tensor<2> {
-        self.head.forward(pre_logits)
+        linear(&self.head, pre_logits)
     }
 }

@@ -5,11 +5,10 @@
 use burn::module::{Module, Param};
 use burn::nn::{Initializer, LayerNorm, Linear, LinearConfig};
 use burn::prelude::*;
-use burn::tensor::activation::softmax;
 use serde::{Deserialize, Serialize};
 
 use crate::cost::Cost;
-use crate::layers::{Conv, Mlp, layer_norm, mean_tokens, normalize};
+use crate::layers::{Conv, Mlp, layer_norm, linear, mean_tokens, normalize};
 use crate::{Features, InputSpec, ModelError, check_divides, check_positive};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -158,20 +157,9 @@ pub struct Attention {
 
 impl Attention {
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let [b, t, d] = x.dims();
-        let dh = d / self.heads;
-        let qkv = self
-            .qkv
-            .forward(x) // [b, t, 3d]
-            .reshape([b, t, 3, self.heads, dh])
-            .permute([2, 0, 3, 1, 4]); // [3, b, heads, t, dh]
-        let take =
-            |i: usize| -> Tensor<4> { qkv.clone().narrow(0, i, 1).reshape([b, self.heads, t, dh]) };
-        let (q, k, v) = (take(0), take(1), take(2));
-        let scores = q.matmul(k.swap_dims(2, 3)) * (dh as f64).powf(-0.5); // [b, heads, t, t]
-        let attended = softmax(scores, 3).matmul(v); // [b, heads, t, dh]
-        let merged = attended.swap_dims(1, 2).reshape([b, t, d]); // [b, t, d]
-        self.proj.forward(merged)
+        // plateau-kernels' attention reads the heads in place on the CPU (burn's elsewhere).
+        let qkv = linear(&self.qkv, x); // [b, t, 3d]: q, k, v, each [heads, dh]
+        linear(&self.proj, plateau_kernels::self_attention(qkv, self.heads))
     }
 }
 
@@ -226,6 +214,6 @@ impl Vit {
     }
 
     pub fn head(&self, pre_logits: Tensor<2>) -> Tensor<2> {
-        self.head.forward(pre_logits)
+        linear(&self.head, pre_logits)
     }
 }

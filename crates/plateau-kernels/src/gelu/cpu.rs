@@ -6,39 +6,14 @@
 
 use rayon::prelude::*;
 
+use crate::vector_math::{exp_non_positive, has_fma};
+
 /// Elements per parallel task: large enough that scheduling costs nothing.
 const CHUNK: usize = 1 << 14;
 
 const FRAC_1_SQRT_2: f32 = std::f32::consts::FRAC_1_SQRT_2;
 /// 1 / √(2π)
 const FRAC_1_SQRT_2PI: f32 = 0.398_942_3;
-
-/// `e^x` for `x ≤ 0` (what GELU needs), to about 2 ulp; 0 below −87.
-#[inline(always)]
-fn exp_non_positive(x: f32) -> f32 {
-    // `max` and `min` return the bound for a NaN (`clamp` would keep the NaN), so x is finite
-    // from here on.
-    #[allow(clippy::manual_clamp)]
-    let x = x.max(-87.0).min(0.0);
-    // e^x = 2^n · e^r with n = round(x / ln 2), |r| ≤ ln 2 / 2.
-    let n = (x * std::f32::consts::LOG2_E).round();
-    let r = n.mul_add(-0.693_145_75, x);
-    let r = n.mul_add(-1.428_606_8e-6, r);
-    // Taylor series of e^r to degree 6 (error below 2e-8 on |r| ≤ 0.347).
-    let p = 1.0 / 720.0;
-    let p = p * r + 1.0 / 120.0;
-    let p = p * r + 1.0 / 24.0;
-    let p = p * r + 1.0 / 6.0;
-    let p = p * r + 0.5;
-    let p = p * r + 1.0;
-    let p = p * r + 1.0;
-    // 2^n through the exponent bits. `as i32` would be scalar code here (it must saturate
-    // and map NaN to 0), and this loop's slowest part.
-    // SAFETY: x is finite in [−87, 0], so n is an integer in [−126, 0].
-    let n = unsafe { n.to_int_unchecked::<i32>() };
-    let scale = f32::from_bits(((n + 127) as u32) << 23);
-    p * scale
-}
 
 /// `erfc(z)` for `z ≥ 0`, with a relative error below 1.2e-7 in exact arithmetic (the
 /// Chebyshev fit of Numerical Recipes' `erfcc`): relative, so the far left tail of Φ, where
@@ -119,20 +94,6 @@ fn backward_chunk(out: &mut [f32], x: &[f32], grad: &[f32]) {
     }
 }
 
-/// Whether the loops can run compiled for AVX2 and FMA. Baseline x86-64 has neither, and
-/// without them `mul_add` and `round` are library calls that keep the loops scalar. The
-/// results are the same either way (`mul_add` rounds once in both).
-fn has_fma() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
 /// The same loops, compiled with AVX2 and FMA (the `inline(always)` bodies inline here).
 #[cfg(target_arch = "x86_64")]
 mod fma_kernels {
@@ -206,17 +167,5 @@ mod tests {
         // A NaN stays a NaN (a diverged run must be seen as such), forward and backward.
         assert!(forward(&[f32::NAN])[0].is_nan());
         assert!(backward(&[f32::NAN], &[1.0])[0].is_nan());
-    }
-
-    #[test]
-    fn exp_matches_std_where_gelu_uses_it() {
-        for i in 0..=8700 {
-            let x = -(i as f32) / 100.0;
-            let (ours, std) = (exp_non_positive(x), x.exp());
-            assert!(
-                (ours - std).abs() <= 3.0 * f32::EPSILON * std,
-                "exp({x}) = {ours}, std {std}"
-            );
-        }
     }
 }
