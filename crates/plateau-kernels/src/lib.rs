@@ -10,6 +10,7 @@ mod flex_io;
 pub mod gelu;
 pub mod layer_norm;
 pub mod linear;
+mod matrix;
 #[cfg(test)]
 mod test_values;
 mod vector_math;

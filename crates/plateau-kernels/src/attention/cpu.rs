@@ -18,6 +18,7 @@
 use gemm::Parallelism;
 use rayon::prelude::*;
 
+use crate::matrix::{Matrix, MatrixMut, Store, product};
 use crate::vector_math::{exp_non_positive, has_fma, lanes_dot, lanes_max, lanes_sum};
 
 /// The sizes of one attention call.
@@ -58,13 +59,13 @@ impl AttentionShape {
     /// Head `head` of part `part` (0 = q, 1 = k, 2 = v) of one image's `qkv`, as `[t, dh]`.
     fn qkv_head<'a>(&self, qkv: &'a [f32], part: usize, head: usize) -> Matrix<'a> {
         let offset = part * self.width() + head * self.head_dim;
-        Matrix::rows(&qkv[offset..], self.tokens, self.head_dim, 3 * self.width())
+        Matrix::with_row_stride(&qkv[offset..], self.tokens, self.head_dim, 3 * self.width())
     }
 
     /// The same place in a mutable `[t, 3·d]` image (the gradient of `qkv`).
     fn qkv_head_mut<'a>(&self, qkv: &'a mut [f32], part: usize, head: usize) -> MatrixMut<'a> {
         let offset = part * self.width() + head * self.head_dim;
-        MatrixMut::rows(
+        MatrixMut::with_row_stride(
             &mut qkv[offset..],
             self.tokens,
             self.head_dim,
@@ -75,12 +76,12 @@ impl AttentionShape {
     /// Head `head` of one image's `[t, d]` output (or its gradient).
     fn out_head<'a>(&self, out: &'a [f32], head: usize) -> Matrix<'a> {
         let offset = head * self.head_dim;
-        Matrix::rows(&out[offset..], self.tokens, self.head_dim, self.width())
+        Matrix::with_row_stride(&out[offset..], self.tokens, self.head_dim, self.width())
     }
 
     fn out_head_mut<'a>(&self, out: &'a mut [f32], head: usize) -> MatrixMut<'a> {
         let offset = head * self.head_dim;
-        MatrixMut::rows(&mut out[offset..], self.tokens, self.head_dim, self.width())
+        MatrixMut::with_row_stride(&mut out[offset..], self.tokens, self.head_dim, self.width())
     }
 }
 
@@ -100,12 +101,13 @@ pub fn forward(shape: AttentionShape, qkv: &[f32]) -> Vec<f32> {
             |probs, (out, qkv)| {
                 for head in 0..shape.heads {
                     attention_probabilities(shape, qkv, head, probs);
-                    let probs = Matrix::rows(probs, t, t, t);
+                    let probs = Matrix::new(probs, t, t);
                     product(
                         shape.out_head_mut(out, head),
                         probs,
                         shape.qkv_head(qkv, 2, head),
-                        1.0,
+                        Store::Scaled(1.0),
+                        Parallelism::None,
                     );
                 }
             },
@@ -142,16 +144,18 @@ pub fn backward(shape: AttentionShape, qkv: &[f32], grad_out: &[f32]) -> Vec<f32
                     // dV = Pᵀ dO
                     product(
                         shape.qkv_head_mut(grad_qkv, 2, head),
-                        Matrix::rows(probs, t, t, t).transposed(),
+                        Matrix::new(probs, t, t).transposed(),
                         grad_head,
-                        1.0,
+                        Store::Scaled(1.0),
+                        Parallelism::None,
                     );
                     // dP = dO Vᵀ, then dS in place.
                     product(
-                        MatrixMut::rows(grad_scores, t, t, t),
+                        MatrixMut::new(grad_scores, t, t),
                         grad_head,
                         shape.qkv_head(qkv, 2, head).transposed(),
-                        1.0,
+                        Store::Scaled(1.0),
+                        Parallelism::None,
                     );
                     match has_fma() {
                         // SAFETY: `has_fma` checked that the CPU has AVX2 and FMA.
@@ -161,19 +165,21 @@ pub fn backward(shape: AttentionShape, qkv: &[f32], grad_out: &[f32]) -> Vec<f32
                         },
                         _ => softmax_backward_rows(probs, grad_scores, t),
                     }
-                    let grad_scores = Matrix::rows(grad_scores, t, t, t);
+                    let grad_scores = Matrix::new(grad_scores, t, t);
                     // dQ = s · dS K, dK = s · dSᵀ Q
                     product(
                         shape.qkv_head_mut(grad_qkv, 0, head),
                         grad_scores,
                         shape.qkv_head(qkv, 1, head),
-                        scale,
+                        Store::Scaled(scale),
+                        Parallelism::None,
                     );
                     product(
                         shape.qkv_head_mut(grad_qkv, 1, head),
                         grad_scores.transposed(),
                         shape.qkv_head(qkv, 0, head),
-                        scale,
+                        Store::Scaled(scale),
+                        Parallelism::None,
                     );
                 }
             },
@@ -185,10 +191,11 @@ pub fn backward(shape: AttentionShape, qkv: &[f32], grad_out: &[f32]) -> Vec<f32
 fn attention_probabilities(shape: AttentionShape, qkv: &[f32], head: usize, probs: &mut [f32]) {
     let t = shape.tokens;
     product(
-        MatrixMut::rows(probs, t, t, t),
+        MatrixMut::new(probs, t, t),
         shape.qkv_head(qkv, 0, head),
         shape.qkv_head(qkv, 1, head).transposed(),
-        shape.scale(),
+        Store::Scaled(shape.scale()),
+        Parallelism::None,
     );
     match has_fma() {
         // SAFETY: `has_fma` checked that the CPU has AVX2 and FMA.
@@ -239,105 +246,6 @@ mod fma_kernels {
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn softmax_backward_rows(probs: &[f32], grads: &mut [f32], t: usize) {
         super::softmax_backward_rows(probs, grads, t)
-    }
-}
-
-/// A read-only matrix inside a slice: element `(i, j)` at `i · row_stride + j · col_stride`.
-#[derive(Clone, Copy)]
-struct Matrix<'a> {
-    data: &'a [f32],
-    rows: usize,
-    cols: usize,
-    row_stride: usize,
-    col_stride: usize,
-}
-
-impl<'a> Matrix<'a> {
-    /// `rows × cols`, row by row, `row_stride` apart.
-    fn rows(data: &'a [f32], rows: usize, cols: usize, row_stride: usize) -> Self {
-        let matrix = Self {
-            data,
-            rows,
-            cols,
-            row_stride,
-            col_stride: 1,
-        };
-        assert!(
-            matrix.fits(data.len()),
-            "attention: matrix outside its slice"
-        );
-        matrix
-    }
-
-    /// The same elements read as the transpose: strides swap, nothing moves.
-    fn transposed(self) -> Self {
-        Self {
-            rows: self.cols,
-            cols: self.rows,
-            row_stride: self.col_stride,
-            col_stride: self.row_stride,
-            ..self
-        }
-    }
-
-    fn fits(&self, len: usize) -> bool {
-        self.rows == 0
-            || self.cols == 0
-            || (self.rows - 1) * self.row_stride + (self.cols - 1) * self.col_stride < len
-    }
-}
-
-/// A matrix to write, laid out as [`Matrix`] (row by row).
-struct MatrixMut<'a> {
-    data: &'a mut [f32],
-    rows: usize,
-    cols: usize,
-    row_stride: usize,
-}
-
-impl<'a> MatrixMut<'a> {
-    fn rows(data: &'a mut [f32], rows: usize, cols: usize, row_stride: usize) -> Self {
-        let fits = rows == 0 || cols == 0 || (rows - 1) * row_stride + cols - 1 < data.len();
-        assert!(fits, "attention: matrix outside its slice");
-        Self {
-            data,
-            rows,
-            cols,
-            row_stride,
-        }
-    }
-}
-
-/// `dst = scale · lhs · rhs` (overwriting `dst`).
-fn product(dst: MatrixMut, lhs: Matrix, rhs: Matrix, scale: f32) {
-    assert!(
-        dst.rows == lhs.rows && lhs.cols == rhs.rows && dst.cols == rhs.cols,
-        "attention: matrix shapes do not chain"
-    );
-    // SAFETY: the constructors checked that every element the strides reach lies inside its
-    // slice, and `dst` is a unique borrow, so it aliases neither operand.
-    unsafe {
-        gemm::gemm(
-            dst.rows,
-            dst.cols,
-            lhs.cols,
-            dst.data.as_mut_ptr(),
-            1,
-            dst.row_stride as isize,
-            false,
-            lhs.data.as_ptr(),
-            lhs.col_stride as isize,
-            lhs.row_stride as isize,
-            rhs.data.as_ptr(),
-            rhs.col_stride as isize,
-            rhs.row_stride as isize,
-            0.0,
-            scale,
-            false,
-            false,
-            false,
-            Parallelism::None,
-        );
     }
 }
 

@@ -18,6 +18,8 @@
 use gemm::Parallelism;
 use rayon::prelude::*;
 
+use crate::matrix::{Matrix, MatrixMut, Store, product};
+
 /// The shapes of one convolution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConvGeometry {
@@ -78,58 +80,6 @@ impl ConvGeometry {
 
 /// Images per partial sum of the weight gradient: fixed, so the summation order is too.
 const WEIGHT_GRAD_CHUNK: usize = 8;
-
-/// `dst [m, n] (+)= lhs · rhs`, all row-major with the given row strides, unless `*_t` says
-/// the operand is stored transposed (`lhs_t`: `lhs` is `[k, m]`; `rhs_t`: `rhs` is `[n, k]`).
-#[allow(clippy::too_many_arguments)]
-fn matmul(
-    m: usize,
-    n: usize,
-    k: usize,
-    dst: &mut [f32],
-    accumulate: bool,
-    lhs: &[f32],
-    lhs_t: bool,
-    rhs: &[f32],
-    rhs_t: bool,
-    parallelism: Parallelism,
-) {
-    assert!(dst.len() >= m * n && lhs.len() >= m * k && rhs.len() >= k * n);
-    // Element (i, j) of a row-major [r, c] matrix sits at i·c + j: row stride c, column stride 1.
-    let (lhs_rs, lhs_cs) = match lhs_t {
-        false => (k as isize, 1),
-        true => (1, m as isize),
-    };
-    let (rhs_rs, rhs_cs) = match rhs_t {
-        false => (n as isize, 1),
-        true => (1, k as isize),
-    };
-    // SAFETY: the asserts above keep every index the strides reach inside the slices, and `dst`
-    // does not alias the operands (it is borrowed mutably).
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            n as isize,
-            accumulate,
-            lhs.as_ptr(),
-            lhs_cs,
-            lhs_rs,
-            rhs.as_ptr(),
-            rhs_cs,
-            rhs_rs,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            parallelism,
-        );
-    }
-}
 
 /// Spread work over images when there are enough of them, else inside each product.
 fn inner_parallelism(g: &ConvGeometry) -> Parallelism {
@@ -254,7 +204,13 @@ pub fn forward(g: &ConvGeometry, x: &[f32], weight: &[f32]) -> Vec<f32> {
                     }
                 };
                 let (m, n, k) = (g.c_out, g.out_plane(), g.col_rows());
-                matmul(m, n, k, y, false, weight, false, cols, false, parallelism);
+                product(
+                    MatrixMut::new(y, m, n),
+                    Matrix::new(weight, m, k),
+                    Matrix::new(cols, k, n),
+                    Store::Scaled(1.0),
+                    parallelism,
+                );
             },
         );
     out
@@ -274,12 +230,31 @@ pub fn backward_input(g: &ConvGeometry, weight: &[f32], grad_out: &[f32]) -> Vec
         .zip(grad_out.par_chunks(g.out_image()))
         .for_each_init(
             || vec![0.0; if g.is_pointwise() { 0 } else { m * n }],
-            |cols, (dx, dy)| match g.is_pointwise() {
-                // Wᵀ · dY_b is the image gradient itself.
-                true => matmul(m, n, k, dx, false, weight, true, dy, false, parallelism),
-                false => {
-                    matmul(m, n, k, cols, false, weight, true, dy, false, parallelism);
-                    col2im(g, cols, dx);
+            |cols, (dx, dy)| {
+                // Wᵀ [CiKK, Co] · dY_b [Co, HWo], W stored as [Co, CiKK].
+                let (weight_t, dy) = (
+                    Matrix::new(weight, k, m).transposed(),
+                    Matrix::new(dy, k, n),
+                );
+                match g.is_pointwise() {
+                    // Wᵀ · dY_b is the image gradient itself.
+                    true => product(
+                        MatrixMut::new(dx, m, n),
+                        weight_t,
+                        dy,
+                        Store::Scaled(1.0),
+                        parallelism,
+                    ),
+                    false => {
+                        product(
+                            MatrixMut::new(cols, m, n),
+                            weight_t,
+                            dy,
+                            Store::Scaled(1.0),
+                            parallelism,
+                        );
+                        col2im(g, cols, dx);
+                    }
                 }
             },
         );
@@ -311,16 +286,15 @@ pub fn backward_weight(g: &ConvGeometry, x: &[f32], grad_out: &[f32]) -> Vec<f32
                     }
                 };
                 // dW += dY_b [Co, HWo] · cols_bᵀ, cols_b stored as [CiKK, HWo].
-                matmul(
-                    m,
-                    n,
-                    k,
-                    &mut partial,
-                    i > 0,
-                    dy,
-                    false,
-                    cols,
-                    true,
+                let store = match i {
+                    0 => Store::Scaled(1.0),
+                    _ => Store::Add,
+                };
+                product(
+                    MatrixMut::new(&mut partial, m, n),
+                    Matrix::new(dy, m, k),
+                    Matrix::new(cols, n, k).transposed(),
+                    store,
                     parallelism,
                 );
             }

@@ -15,6 +15,8 @@
 use gemm::Parallelism;
 use rayon::prelude::*;
 
+use crate::matrix::{Matrix, MatrixMut, Store, product};
+
 /// Rows per partial sum of the bias gradient: fixed, so the summation order is too.
 const BIAS_ROWS_PER_TASK: usize = 256;
 
@@ -41,9 +43,13 @@ pub fn forward(shape: LinearShape, x: &[f32], weight: &[f32], bias: &[f32]) -> V
     for _ in 0..rows {
         out.extend_from_slice(bias);
     }
-    let x = Operand::row_major(x, d_in);
-    let weight = Operand::row_major(weight, d_out);
-    product(rows, d_out, d_in, &mut out, true, x, weight);
+    product(
+        MatrixMut::new(&mut out, rows, d_out),
+        Matrix::new(x, rows, d_in),
+        Matrix::new(weight, d_in, d_out),
+        Store::Add,
+        Parallelism::Rayon(0),
+    );
     out
 }
 
@@ -66,26 +72,22 @@ pub fn backward(
         rows * d_out,
         "linear: gradient has the wrong size"
     );
-    let grad_y = Operand::row_major(grad_out, d_out);
+    let grad_y = Matrix::new(grad_out, rows, d_out);
     let mut grad_x = vec![0.0; rows * d_in];
     product(
-        rows,
-        d_in,
-        d_out,
-        &mut grad_x,
-        false,
+        MatrixMut::new(&mut grad_x, rows, d_in),
         grad_y,
-        Operand::row_major(weight, d_out).transposed(),
+        Matrix::new(weight, d_in, d_out).transposed(),
+        Store::Scaled(1.0),
+        Parallelism::Rayon(0),
     );
     let mut grad_weight = vec![0.0; d_in * d_out];
     product(
-        d_in,
-        d_out,
-        rows,
-        &mut grad_weight,
-        false,
-        Operand::row_major(x, d_in).transposed(),
+        MatrixMut::new(&mut grad_weight, d_in, d_out),
+        Matrix::new(x, rows, d_in).transposed(),
         grad_y,
+        Store::Scaled(1.0),
+        Parallelism::Rayon(0),
     );
     (grad_x, grad_weight, column_sums(grad_out, d_out))
 }
@@ -104,79 +106,6 @@ fn column_sums(values: &[f32], width: usize) -> Vec<f32> {
         .map(add_rows)
         .collect();
     add_rows(&partials.concat())
-}
-
-/// A row-major matrix in a slice, or (after [`Operand::transposed`]) its transpose read in place.
-#[derive(Clone, Copy)]
-struct Operand<'a> {
-    data: &'a [f32],
-    row_stride: isize,
-    col_stride: isize,
-}
-
-impl<'a> Operand<'a> {
-    fn row_major(data: &'a [f32], cols: usize) -> Self {
-        Self {
-            data,
-            row_stride: cols as isize,
-            col_stride: 1,
-        }
-    }
-
-    fn transposed(self) -> Self {
-        Self {
-            row_stride: self.col_stride,
-            col_stride: self.row_stride,
-            ..self
-        }
-    }
-}
-
-/// `dst [m, n] (+)= lhs [m, k] · rhs [k, n]`, `dst` row-major; `accumulate` adds to `dst`.
-fn product(
-    m: usize,
-    n: usize,
-    k: usize,
-    dst: &mut [f32],
-    accumulate: bool,
-    lhs: Operand,
-    rhs: Operand,
-) {
-    // Each operand is a whole matrix of its slice (the callers checked the lengths), so the
-    // strides reach exactly its elements.
-    assert!(dst.len() == m * n && lhs.data.len() == m * k && rhs.data.len() == k * n);
-    if k == 0 {
-        // No terms: the product is zero (gemm is not asked to handle an empty sum).
-        if !accumulate {
-            dst.fill(0.0);
-        }
-        return;
-    }
-    // SAFETY: the assert above keeps every index the strides reach inside the slices, and
-    // `dst` does not alias the operands (it is borrowed mutably).
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            n as isize,
-            accumulate,
-            lhs.data.as_ptr(),
-            lhs.col_stride,
-            lhs.row_stride,
-            rhs.data.as_ptr(),
-            rhs.col_stride,
-            rhs.row_stride,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            Parallelism::Rayon(0),
-        );
-    }
 }
 
 #[cfg(test)]
