@@ -20,4 +20,4 @@ pub use batch_norm::batch_norm_train;
 pub use conv2d::conv2d;
 pub use gelu::gelu;
 pub use layer_norm::layer_norm;
-pub use linear::linear;
+pub use linear::{linear, linear_over_tokens};

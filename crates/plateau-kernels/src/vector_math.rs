@@ -1,5 +1,5 @@
-//! Pieces of the element-wise kernels that several of them share: an `exp` the compiler can
-//! vectorise, and whether the loops may be compiled for AVX2 and FMA.
+//! Pieces of the kernels that several of them share: an `exp` the compiler can vectorise,
+//! whether the loops may be compiled for AVX2 and FMA, and reductions in a fixed order.
 
 /// `e^x` for `x ≤ 0` (what GELU and softmax need), to about 2 ulp; 0 below −87.
 #[inline(always)]
@@ -99,6 +99,18 @@ pub(crate) fn lanes_dot(a: &[f32], b: &[f32]) -> f32 {
         }
     }
     lanes.iter().sum::<f32>() + tail
+}
+
+/// The element-wise sum of equally long vectors, added in their order (partial results of
+/// parallel tasks, so that the total does not depend on how many threads made them).
+pub(crate) fn sum_in_order(parts: Vec<Vec<f32>>) -> Vec<f32> {
+    let mut parts = parts.into_iter();
+    let mut total = parts.next().unwrap_or_default();
+    for part in parts {
+        assert_eq!(part.len(), total.len(), "partial sums of different lengths");
+        total.iter_mut().zip(&part).for_each(|(t, p)| *t += p);
+    }
+    total
 }
 
 #[cfg(test)]

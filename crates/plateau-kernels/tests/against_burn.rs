@@ -248,3 +248,42 @@ fn self_attention_forward_and_gradient_match_burn() {
         "attention output without autodiff",
     );
 }
+
+#[test]
+fn linear_over_tokens_matches_burn_between_transposes() {
+    let device = Device::flex().autodiff();
+    device.seed(10);
+    // x [3 images, 6 tokens, 5 channels], weight [6 tokens, 4 outputs].
+    let x = random([3, 6, 5], &device);
+    let weight = random([6, 4], &device);
+    let bias = random([4], &device);
+    let weights = random([3, 4, 5], &device);
+    let run = |ours: bool| {
+        let (x, weight, bias) = (
+            x.clone().detach().require_grad(),
+            weight.clone().detach().require_grad(),
+            bias.clone().detach().require_grad(),
+        );
+        let y = match ours {
+            true => plateau_kernels::linear_over_tokens(x.clone(), weight.clone(), bias.clone()),
+            false => burn::tensor::module::linear(
+                x.clone().swap_dims(1, 2),
+                weight.clone(),
+                Some(bias.clone()),
+            )
+            .swap_dims(1, 2),
+        };
+        let grads = (y.clone() * weights.clone()).sum().backward();
+        (
+            y.inner(),
+            x.grad(&grads).unwrap(),
+            weight.grad(&grads).unwrap(),
+            bias.grad(&grads).unwrap(),
+        )
+    };
+    let (ours, burns) = (run(true), run(false));
+    assert_close(ours.0, burns.0, "token linear output");
+    assert_close(ours.1, burns.1, "token linear input gradient");
+    assert_close(ours.2, burns.2, "token linear weight gradient");
+    assert_close(ours.3, burns.3, "token linear bias gradient");
+}

@@ -23,6 +23,13 @@ impl Mlp {
         // plateau's fused GELU on the CPU (burn's elsewhere): see plateau-kernels.
         linear(&self.fc2, plateau_kernels::gelu(linear(&self.fc1, x)))
     }
+
+    /// The same MLP along the token axis of `x [b, s, c]` (the Mixer's token mixing), as
+    /// `forward(x.swap_dims(1, 2)).swap_dims(1, 2)` but without transposing the activations.
+    pub fn forward_over_tokens(&self, x: Tensor<3>) -> Tensor<3> {
+        let hidden = plateau_kernels::gelu(linear_over_tokens(&self.fc1, x)); // [b, hidden, c]
+        linear_over_tokens(&self.fc2, hidden)
+    }
 }
 
 /// `layer.forward(x)`, through plateau-kernels' linear layer when the layer has a bias (one
@@ -32,6 +39,15 @@ pub fn linear<const D: usize>(layer: &Linear, x: Tensor<D>) -> Tensor<D> {
     match &layer.bias {
         Some(bias) => plateau_kernels::linear(x, layer.weight.val(), bias.val()),
         None => layer.forward(x),
+    }
+}
+
+/// `layer.forward(x.swap_dims(1, 2)).swap_dims(1, 2)` for `x [b, s, c]`: the layer along the
+/// token axis, through plateau-kernels without the transposes when the layer has a bias.
+fn linear_over_tokens(layer: &Linear, x: Tensor<3>) -> Tensor<3> {
+    match &layer.bias {
+        Some(bias) => plateau_kernels::linear_over_tokens(x, layer.weight.val(), bias.val()),
+        None => layer.forward(x.swap_dims(1, 2)).swap_dims(1, 2),
     }
 }
 

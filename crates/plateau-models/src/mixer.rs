@@ -108,8 +108,7 @@ impl MixerBlock {
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         let mixed = self
             .token_mlp
-            .forward(normalize(&self.norm1, x.clone()).swap_dims(1, 2)) // [b, c, s]
-            .swap_dims(1, 2); // [b, s, c]
+            .forward_over_tokens(normalize(&self.norm1, x.clone())); // [b, s, c]
         let x = x + mixed;
         x.clone() + self.channel_mlp.forward(normalize(&self.norm2, x))
     }

@@ -19,6 +19,7 @@ use gemm::Parallelism;
 use rayon::prelude::*;
 
 use crate::matrix::{Matrix, MatrixMut, Store, product};
+use crate::vector_math::sum_in_order;
 
 /// The shapes of one convolution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -301,11 +302,7 @@ pub fn backward_weight(g: &ConvGeometry, x: &[f32], grad_out: &[f32]) -> Vec<f32
             partial
         })
         .collect();
-    let mut grad = partials[0].clone();
-    for partial in &partials[1..] {
-        grad.iter_mut().zip(partial).for_each(|(g, p)| *g += p);
-    }
-    grad
+    sum_in_order(partials)
 }
 
 #[cfg(test)]

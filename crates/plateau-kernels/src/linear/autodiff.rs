@@ -8,14 +8,14 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::autodiff::{Autodiff, NodeId};
 use burn::backend::tensor::FloatTensor;
 
-use super::{LinearExtension, LinearGradients};
+use super::{Axis, LinearExtension, LinearGradients};
 
 #[derive(Debug)]
 struct LinearBackward;
 
 impl<B: LinearGradients> Backward<B, 3> for LinearBackward {
-    /// The input and the weight, as checkpointed nodes.
-    type State = (NodeId, NodeId);
+    /// The input and the weight, as checkpointed nodes, and the axis mapped.
+    type State = (NodeId, NodeId, Axis);
 
     fn backward(
         self,
@@ -24,10 +24,10 @@ impl<B: LinearGradients> Backward<B, 3> for LinearBackward {
         checkpointer: &mut Checkpointer,
     ) {
         let grad = grads.consume::<B>(&ops.node);
-        let (x_state, weight_state) = ops.state;
+        let (x_state, weight_state, axis) = ops.state;
         let x: FloatTensor<B> = checkpointer.retrieve_node_output(x_state);
         let weight: FloatTensor<B> = checkpointer.retrieve_node_output(weight_state);
-        let gradients = B::plateau_linear_backward(x, weight, grad);
+        let gradients = B::plateau_linear_backward(x, weight, grad, axis);
         let [x_node, weight_node, bias_node] = ops.parents;
         let nodes_and_grads = [
             (x_node, gradients.0),
@@ -51,12 +51,14 @@ where
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
+        axis: Axis,
     ) -> FloatTensor<Self> {
         let forward = |x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>| {
             B::plateau_linear(
                 x.into_primitive(),
                 weight.into_primitive(),
                 bias.into_primitive(),
+                axis,
             )
         };
         match LinearBackward
@@ -67,7 +69,7 @@ where
             OpsKind::Tracked(mut prep) => {
                 let x_state = prep.checkpoint(&x);
                 let weight_state = prep.checkpoint(&weight);
-                prep.finish((x_state, weight_state), forward(x, weight, bias))
+                prep.finish((x_state, weight_state, axis), forward(x, weight, bias))
             }
             OpsKind::UnTracked(prep) => prep.finish(forward(x, weight, bias)),
         }

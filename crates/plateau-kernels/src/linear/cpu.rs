@@ -16,6 +16,7 @@ use gemm::Parallelism;
 use rayon::prelude::*;
 
 use crate::matrix::{Matrix, MatrixMut, Store, product};
+use crate::vector_math::sum_in_order;
 
 /// Rows per partial sum of the bias gradient: fixed, so the summation order is too.
 const BIAS_ROWS_PER_TASK: usize = 256;
@@ -105,7 +106,7 @@ fn column_sums(values: &[f32], width: usize) -> Vec<f32> {
         .par_chunks(BIAS_ROWS_PER_TASK * width)
         .map(add_rows)
         .collect();
-    add_rows(&partials.concat())
+    sum_in_order(partials)
 }
 
 #[cfg(test)]

@@ -1,32 +1,60 @@
-//! The flex backend's side: tensors in and out of the [`cpu`](super::cpu) kernels.
+//! The flex backend's side: tensors in and out of the [`cpu`](super::cpu) and
+//! [`tokens`](super::tokens) kernels.
 
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{DType, Shape, TensorMetadata};
 use burn_flex::{Flex, FlexTensor};
 
 use super::cpu::{self, LinearShape};
-use super::{LinearExtension, LinearGradients};
+use super::tokens::{self, TokenLinearShape};
+use super::{Axis, LinearExtension, LinearGradients};
 use crate::flex_io::{f32_tensor, f32_values};
 
-/// The sizes of `x [.., d_in] · weight [d_in, d_out]`.
-fn shape_of(x: &FlexTensor, weight: &FlexTensor) -> LinearShape {
-    for tensor in [x, weight] {
+/// A call's sizes, by axis.
+enum Sizes {
+    Last(LinearShape),
+    Tokens(TokenLinearShape),
+}
+
+impl Sizes {
+    fn of(x: &FlexTensor, weight: &FlexTensor, axis: Axis) -> Self {
+        for tensor in [x, weight] {
+            assert_eq!(
+                tensor.dtype(),
+                DType::F32,
+                "plateau's linear kernel is written for f32"
+            );
+        }
+        let (x_shape, w_shape) = (x.shape(), weight.shape());
+        let (d_in, d_out) = (w_shape[0], w_shape[1]);
+        let mapped = match axis {
+            Axis::Last => x_shape.num_dims() - 1,
+            Axis::Tokens => 1,
+        };
         assert_eq!(
-            tensor.dtype(),
-            DType::F32,
-            "plateau's linear kernel is written for f32"
+            x_shape[mapped], d_in,
+            "linear: input {x_shape:?} has not {d_in} values along axis {mapped} (weight {w_shape:?})"
         );
-    }
-    let (x_shape, w_shape) = (x.shape(), weight.shape());
-    let d_in = x_shape[x_shape.num_dims() - 1];
-    assert_eq!(
-        w_shape[0], d_in,
-        "linear: input width {d_in} but weight {w_shape:?}"
-    );
-    LinearShape {
-        rows: x_shape.num_elements() / d_in.max(1),
-        d_in,
-        d_out: w_shape[1],
+        match axis {
+            Axis::Last => Sizes::Last(LinearShape {
+                rows: x_shape.num_elements() / d_in.max(1),
+                d_in,
+                d_out,
+            }),
+            Axis::Tokens => {
+                assert_eq!(
+                    x_shape.num_dims(),
+                    3,
+                    "token linear: input must be [batch, tokens, channels]"
+                );
+                Sizes::Tokens(TokenLinearShape {
+                    batch: x_shape[0],
+                    tokens: d_in,
+                    channels: x_shape[2],
+                    d_out,
+                })
+            }
+        }
     }
 }
 
@@ -35,17 +63,19 @@ impl LinearExtension for Flex {
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
+        axis: Axis,
     ) -> FloatTensor<Self> {
-        let shape = shape_of(&x, &weight);
-        let out = cpu::forward(
-            shape,
-            &f32_values(&x),
-            &f32_values(&weight),
-            &f32_values(&bias),
-        );
+        let (x_values, w, b) = (f32_values(&x), f32_values(&weight), f32_values(&bias));
+        let (out, d_out) = match Sizes::of(&x, &weight, axis) {
+            Sizes::Last(shape) => (cpu::forward(shape, &x_values, &w, &b), shape.d_out),
+            Sizes::Tokens(shape) => (tokens::forward(shape, &x_values, &w, &b), shape.d_out),
+        };
         let mut out_shape: Shape = x.shape();
-        let last = out_shape.num_dims() - 1;
-        out_shape[last] = shape.d_out;
+        let mapped = match axis {
+            Axis::Last => out_shape.num_dims() - 1,
+            Axis::Tokens => 1,
+        };
+        out_shape[mapped] = d_out;
         f32_tensor(out, out_shape)
     }
 }
@@ -55,18 +85,17 @@ impl LinearGradients for Flex {
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         grad_out: FloatTensor<Self>,
+        axis: Axis,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        let shape = shape_of(&x, &weight);
-        let (grad_x, grad_weight, grad_bias) = cpu::backward(
-            shape,
-            &f32_values(&x),
-            &f32_values(&weight),
-            &f32_values(&grad_out),
-        );
+        let (x_values, w, dy) = (f32_values(&x), f32_values(&weight), f32_values(&grad_out));
+        let ((grad_x, grad_weight, grad_bias), d_out) = match Sizes::of(&x, &weight, axis) {
+            Sizes::Last(shape) => (cpu::backward(shape, &x_values, &w, &dy), shape.d_out),
+            Sizes::Tokens(shape) => (tokens::backward(shape, &x_values, &w, &dy), shape.d_out),
+        };
         (
             f32_tensor(grad_x, x.shape()),
             f32_tensor(grad_weight, weight.shape()),
-            f32_tensor(grad_bias, [shape.d_out]),
+            f32_tensor(grad_bias, [d_out]),
         )
     }
 }
