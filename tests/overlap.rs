@@ -23,14 +23,14 @@ seed = 3
 [upstream]
 dataset = "synthetic"
 image_size = 16
-train_examples = 3000
+train_examples = 4500
 val_examples = 100
 test_examples = 300
 [train]
 optimizer = "adamw"
 lr = 1e-2
 batch_size = 50
-epochs = 2
+epochs = 3
 [[downstream]]
 dataset = "synthetic"
 name = "probe"

@@ -9,6 +9,6 @@ fuzz_target!(|bytes: &[u8]| {
     let path = Path::new("fuzz.idx");
     let _ = idx::parse(path, bytes);
     if let Ok(unzipped) = gunzip(Path::new("fuzz.idx.gz"), bytes) {
-        let _ = idx::parse(path, &unzipped);
+        let _ = idx::parse(path, &unzipped[..]);
     }
 });
