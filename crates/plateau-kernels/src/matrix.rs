@@ -28,11 +28,7 @@ impl<'a> Matrix<'a> {
         cols: usize,
         row_stride: usize,
     ) -> Self {
-        assert!(
-            fits(data.len(), rows, cols, row_stride, 1),
-            "a {rows}×{cols} matrix with row stride {row_stride} does not fit in {} values",
-            data.len()
-        );
+        assert_fits(data.len(), rows, cols, row_stride);
         Self {
             data,
             rows,
@@ -74,11 +70,7 @@ impl<'a> MatrixMut<'a> {
         cols: usize,
         row_stride: usize,
     ) -> Self {
-        assert!(
-            fits(data.len(), rows, cols, row_stride, 1),
-            "a {rows}×{cols} matrix with row stride {row_stride} does not fit in {} values",
-            data.len()
-        );
+        assert_fits(data.len(), rows, cols, row_stride);
         Self {
             data,
             rows,
@@ -88,9 +80,14 @@ impl<'a> MatrixMut<'a> {
     }
 }
 
-/// Whether every element of a `rows × cols` matrix with these strides lies below `len`.
-fn fits(len: usize, rows: usize, cols: usize, row_stride: usize, col_stride: usize) -> bool {
-    rows == 0 || cols == 0 || (rows - 1) * row_stride + (cols - 1) * col_stride < len
+/// Panics unless every element of a row-major `rows × cols` matrix, rows `row_stride` apart,
+/// lies below `len`.
+fn assert_fits(len: usize, rows: usize, cols: usize, row_stride: usize) {
+    let fits = rows == 0 || cols == 0 || (rows - 1) * row_stride + cols - 1 < len;
+    assert!(
+        fits,
+        "a {rows}×{cols} matrix with row stride {row_stride} does not fit in {len} values"
+    );
 }
 
 /// How a product is stored into `dst`.
@@ -100,6 +97,16 @@ pub(crate) enum Store {
     Scaled(f32),
     /// `dst += lhs · rhs`
     Add,
+}
+
+impl Store {
+    /// For term `index` of a sum of products into one `dst`: the first overwrites, the rest add.
+    pub(crate) fn term(index: usize) -> Self {
+        match index {
+            0 => Store::Scaled(1.0),
+            _ => Store::Add,
+        }
+    }
 }
 
 /// `dst = scale · lhs · rhs` or `dst += lhs · rhs`, as `store` says.

@@ -252,7 +252,7 @@ mod fma_kernels {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_values::values;
+    use crate::test_values::{on_threads, values};
 
     /// Attention in f64, by the definition, one image and head at a time.
     fn reference(shape: AttentionShape, qkv: &[f64]) -> Vec<f64> {
@@ -337,12 +337,10 @@ mod tests {
         let shape = AttentionShape { batch: 7, ..SHAPE };
         let qkv = values(shape.qkv_len(), 4);
         let grad_out = values(shape.out_len(), 5);
-        let run = |threads: usize| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap()
-                .install(|| (forward(shape, &qkv), backward(shape, &qkv, &grad_out)))
+        let run = |threads| {
+            on_threads(threads, || {
+                (forward(shape, &qkv), backward(shape, &qkv, &grad_out))
+            })
         };
         assert_eq!(run(1), run(3));
     }

@@ -287,15 +287,11 @@ pub fn backward_weight(g: &ConvGeometry, x: &[f32], grad_out: &[f32]) -> Vec<f32
                     }
                 };
                 // dW += dY_b [Co, HWo] · cols_bᵀ, cols_b stored as [CiKK, HWo].
-                let store = match i {
-                    0 => Store::Scaled(1.0),
-                    _ => Store::Add,
-                };
                 product(
                     MatrixMut::new(&mut partial, m, n),
                     Matrix::new(dy, m, k),
                     Matrix::new(cols, n, k).transposed(),
-                    store,
+                    Store::term(i),
                     parallelism,
                 );
             }
@@ -308,7 +304,7 @@ pub fn backward_weight(g: &ConvGeometry, x: &[f32], grad_out: &[f32]) -> Vec<f32
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_values::values;
+    use crate::test_values::{on_threads, values};
 
     /// The definition, one output at a time.
     fn naive(g: &ConvGeometry, x: &[f32], w: &[f32]) -> Vec<f32> {
@@ -419,16 +415,8 @@ mod tests {
         let g = geometries()[3];
         let x = values(g.input_len(), 8);
         let dy = values(g.output_len(), 9);
-        let one = rayon::ThreadPoolBuilder::new()
-            .num_threads(1)
-            .build()
-            .unwrap();
-        let three = rayon::ThreadPoolBuilder::new()
-            .num_threads(3)
-            .build()
-            .unwrap();
-        let a = one.install(|| backward_weight(&g, &x, &dy));
-        let b = three.install(|| backward_weight(&g, &x, &dy));
+        let a = on_threads(1, || backward_weight(&g, &x, &dy));
+        let b = on_threads(3, || backward_weight(&g, &x, &dy));
         assert!(a == b, "bit for bit");
     }
 }

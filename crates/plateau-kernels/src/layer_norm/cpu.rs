@@ -80,7 +80,7 @@ pub fn backward(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_values::values;
+    use crate::test_values::{on_threads, values};
 
     /// Layer norm of one row in f64, for finite differences.
     fn forward_row(x: &[f64], gamma: &[f64], beta: &[f64], epsilon: f64) -> Vec<f64> {
@@ -147,13 +147,7 @@ mod tests {
         let x = values(rows * width, 5);
         let gamma = values(width, 6);
         let grad_out = values(rows * width, 7);
-        let run = |threads: usize| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap()
-                .install(|| backward(width, &x, &gamma, 1e-5, &grad_out))
-        };
+        let run = |threads| on_threads(threads, || backward(width, &x, &gamma, 1e-5, &grad_out));
         assert_eq!(run(1), run(3));
     }
 

@@ -29,15 +29,25 @@ pub struct LinearShape {
     pub d_out: usize,
 }
 
+impl LinearShape {
+    fn check(&self, x: &[f32], weight: &[f32]) {
+        assert_eq!(
+            x.len(),
+            self.rows * self.d_in,
+            "linear: input has the wrong size"
+        );
+        assert_eq!(
+            weight.len(),
+            self.d_in * self.d_out,
+            "linear: weight has the wrong size"
+        );
+    }
+}
+
 /// `x [rows, d_in] · weight [d_in, d_out] + bias [d_out]`.
 pub fn forward(shape: LinearShape, x: &[f32], weight: &[f32], bias: &[f32]) -> Vec<f32> {
+    shape.check(x, weight);
     let LinearShape { rows, d_in, d_out } = shape;
-    assert_eq!(x.len(), rows * d_in, "linear: input has the wrong size");
-    assert_eq!(
-        weight.len(),
-        d_in * d_out,
-        "linear: weight has the wrong size"
-    );
     assert_eq!(bias.len(), d_out, "linear: bias has the wrong size");
     // Every row starts as the bias, and the product is added to it: one pass over the output.
     let mut out = Vec::with_capacity(rows * d_out);
@@ -61,13 +71,8 @@ pub fn backward(
     weight: &[f32],
     grad_out: &[f32],
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    shape.check(x, weight);
     let LinearShape { rows, d_in, d_out } = shape;
-    assert_eq!(x.len(), rows * d_in, "linear: input has the wrong size");
-    assert_eq!(
-        weight.len(),
-        d_in * d_out,
-        "linear: weight has the wrong size"
-    );
     assert_eq!(
         grad_out.len(),
         rows * d_out,
@@ -112,7 +117,7 @@ fn column_sums(values: &[f32], width: usize) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_values::values;
+    use crate::test_values::{on_threads, values};
 
     fn reference(shape: LinearShape, x: &[f32], weight: &[f32], bias: &[f32]) -> Vec<f64> {
         let LinearShape { rows, d_in, d_out } = shape;
@@ -186,17 +191,13 @@ mod tests {
         let w = values(shape.d_in * shape.d_out, 9);
         let b = values(shape.d_out, 10);
         let grad_out = values(shape.rows * shape.d_out, 11);
-        let run = |threads: usize| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap()
-                .install(|| {
-                    (
-                        forward(shape, &x, &w, &b),
-                        backward(shape, &x, &w, &grad_out),
-                    )
-                })
+        let run = |threads| {
+            on_threads(threads, || {
+                (
+                    forward(shape, &x, &w, &b),
+                    backward(shape, &x, &w, &grad_out),
+                )
+            })
         };
         assert_eq!(run(1), run(3));
     }

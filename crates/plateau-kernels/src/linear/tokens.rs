@@ -122,15 +122,11 @@ pub fn backward(
                 .chunks(shape.in_image())
                 .zip(dys.chunks(shape.out_image()));
             for (i, (x, dy)) in images.enumerate() {
-                let store = match i {
-                    0 => Store::Scaled(1.0),
-                    _ => Store::Add,
-                };
                 product(
                     MatrixMut::new(&mut grad_weight, s, h),
                     Matrix::new(x, s, c),
                     Matrix::new(dy, h, c).transposed(),
-                    store,
+                    Store::term(i),
                     parallelism,
                 );
                 for (sum, row) in grad_bias.iter_mut().zip(dy.chunks_exact(c)) {
@@ -148,7 +144,7 @@ pub fn backward(
 mod tests {
     use super::*;
     use crate::linear::cpu::{self as last_axis, LinearShape};
-    use crate::test_values::values;
+    use crate::test_values::{on_threads, values};
 
     const SHAPE: TokenLinearShape = TokenLinearShape {
         batch: 3,
@@ -219,17 +215,13 @@ mod tests {
         let w = values(shape.tokens * shape.d_out, 6);
         let bias = values(shape.d_out, 7);
         let grad_out = values(shape.batch * shape.out_image(), 8);
-        let run = |threads: usize| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap()
-                .install(|| {
-                    (
-                        forward(shape, &x, &w, &bias),
-                        backward(shape, &x, &w, &grad_out),
-                    )
-                })
+        let run = |threads| {
+            on_threads(threads, || {
+                (
+                    forward(shape, &x, &w, &bias),
+                    backward(shape, &x, &w, &grad_out),
+                )
+            })
         };
         assert_eq!(run(1), run(3));
     }
