@@ -147,7 +147,7 @@ pub struct UpstreamSplits {
 
 /// Holds `val` out of the training set; the test split is the publisher's, or `test` carved
 /// from the pool when the set has none.
-pub fn upstream(raw: &RawDataset, val: Amount, test: Amount, seed: u64) -> Result<UpstreamSplits> {
+pub fn upstream(raw: RawDataset, val: Amount, test: Amount, seed: u64) -> Result<UpstreamSplits> {
     let (pool, test) = downstream(raw, test, seed)?;
     let (train, val) = stratified_split(&pool, val, seed.wrapping_add(1), "upstream.val")?;
     Ok(UpstreamSplits { train, val, test })
@@ -155,9 +155,9 @@ pub fn upstream(raw: &RawDataset, val: Amount, test: Amount, seed: u64) -> Resul
 
 /// Downstream data: `(pool, test)`; shots are drawn from the pool only. The test split is the
 /// publisher's when there is one, otherwise `test` of every class carved out by `seed`.
-pub fn downstream(raw: &RawDataset, test: Amount, seed: u64) -> Result<(ImageSet, ImageSet)> {
-    match &raw.test {
-        Some(published) => Ok((raw.train.clone(), published.clone())),
+pub fn downstream(raw: RawDataset, test: Amount, seed: u64) -> Result<(ImageSet, ImageSet)> {
+    match raw.test {
+        Some(published) => Ok((raw.train, published)),
         None => stratified_split(&raw.train, test, seed, "test"),
     }
 }

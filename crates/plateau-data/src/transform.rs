@@ -8,14 +8,15 @@ use crate::dataset::ImageSet;
 use crate::error::{DataError, Result};
 
 /// `set` with `channels × size × size` images.
-pub fn prepare(set: &ImageSet, channels: usize, size: usize) -> Result<ImageSet> {
-    with_channels(&resize(set, size), channels)
+pub fn prepare(set: ImageSet, channels: usize, size: usize) -> Result<ImageSet> {
+    with_channels(resize(set, size), channels)
 }
 
-/// Bilinear resize of every channel plane to `size × size` (a copy when already that size).
-pub fn resize(set: &ImageSet, size: usize) -> ImageSet {
+/// Bilinear resize of every channel plane to `size × size` (the set itself when already that
+/// size: a training set is tens of megabytes, and every run process prepares one).
+pub fn resize(set: ImageSet, size: usize) -> ImageSet {
     if set.height == size && set.width == size {
-        return set.clone();
+        return set;
     }
     let plane = set.height * set.width;
     let mut pixels = Vec::with_capacity(set.len() * set.channels * size * size);
@@ -35,17 +36,16 @@ pub fn resize(set: &ImageSet, size: usize) -> ImageSet {
         pixels,
         height: size,
         width: size,
-        labels: set.labels.clone(),
-        class_names: set.class_names.clone(),
-        ..*set
+        ..set
     }
 }
 
-/// Grey → RGB by copying the plane; RGB → grey by luminance (ITU-R BT.601).
-pub fn with_channels(set: &ImageSet, channels: usize) -> Result<ImageSet> {
+/// Grey → RGB by copying the plane; RGB → grey by luminance (ITU-R BT.601); the set itself
+/// when it has `channels` already.
+pub fn with_channels(set: ImageSet, channels: usize) -> Result<ImageSet> {
     let plane = set.height * set.width;
     let pixels = match (set.channels, channels) {
-        (from, to) if from == to => return Ok(set.clone()),
+        (from, to) if from == to => return Ok(set),
         (1, 3) => set
             .pixels
             .chunks_exact(plane)
@@ -75,9 +75,7 @@ pub fn with_channels(set: &ImageSet, channels: usize) -> Result<ImageSet> {
     Ok(ImageSet {
         pixels,
         channels,
-        labels: set.labels.clone(),
-        class_names: set.class_names.clone(),
-        ..*set
+        ..set
     })
 }
 
@@ -91,7 +89,7 @@ mod tests {
 
     #[test]
     fn resizes_and_keeps_flat_images_flat() {
-        let resized = resize(&grey(&[200; 64], 8), 28);
+        let resized = resize(grey(&[200; 64], 8), 28);
         assert_eq!(
             (resized.height, resized.width, resized.pixels.len()),
             (28, 28, 784)
@@ -102,11 +100,11 @@ mod tests {
     #[test]
     fn channels_round_trip() {
         let set = grey(&[0, 50, 100, 250], 2);
-        let rgb = with_channels(&set, 3).unwrap();
+        let rgb = with_channels(set.clone(), 3).unwrap();
         assert_eq!(rgb.pixels, [[0, 50, 100, 250]; 3].concat());
-        assert_eq!(with_channels(&rgb, 1).unwrap().pixels, set.pixels);
+        assert_eq!(with_channels(rgb, 1).unwrap().pixels, set.pixels);
         assert!(
-            with_channels(&set, 2)
+            with_channels(set, 2)
                 .unwrap_err()
                 .to_string()
                 .contains("in_channels")

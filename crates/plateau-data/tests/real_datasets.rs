@@ -77,7 +77,7 @@ fn digits() {
 fn few_shot_pools_never_share_an_image_with_test() {
     for name in ["animal-mnist", "digits"] {
         let raw = load_verified(name);
-        let (pool, test) = downstream(&raw, Amount::Fraction(0.5), 0).unwrap();
+        let (pool, test) = downstream(raw, Amount::Fraction(0.5), 0).unwrap();
         let test_images: HashSet<&[u8]> = (0..test.len()).map(|i| test.image(i)).collect();
         for seed in 0..3 {
             let shots = few_shot_indices(&pool.labels, pool.num_classes(), 25, seed).unwrap();

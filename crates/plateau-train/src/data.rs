@@ -68,7 +68,7 @@ impl Upstream {
             raw.train.num_classes(),
         );
         let mut splits = upstream(
-            &raw,
+            raw,
             Amount::Fraction(config.val_fraction),
             Amount::Fraction(config.test_fraction),
             data_seed,
@@ -85,11 +85,11 @@ impl Upstream {
             data_seed,
             "upstream.val_examples",
         )?;
-        let fit = |set: &ImageSet| prepare(set, input.channels, input.image_size);
+        let fit = |set: ImageSet| prepare(set, input.channels, input.image_size);
         let splits = UpstreamSplits {
-            train: fit(&splits.train)?,
-            val: fit(&splits.val)?,
-            test: fit(&splits.test)?,
+            train: fit(splits.train)?,
+            val: fit(splits.val)?,
+            test: fit(splits.test)?,
         };
         Ok(Self { splits, input })
     }
@@ -133,7 +133,7 @@ impl DownstreamTask {
             "downstream.classes",
             progress,
         )?;
-        let (pool, test) = downstream(&raw, Amount::Fraction(config.test_fraction), data_seed)?;
+        let (pool, test) = downstream(raw, Amount::Fraction(config.test_fraction), data_seed)?;
         let test = at_most(
             test,
             config.test_examples,
@@ -142,8 +142,8 @@ impl DownstreamTask {
         )?;
         Ok(Self {
             config: config.clone(),
-            pool: prepare(&pool, input.channels, input.image_size)?,
-            test: prepare(&test, input.channels, input.image_size)?,
+            pool: prepare(pool, input.channels, input.image_size)?,
+            test: prepare(test, input.channels, input.image_size)?,
         })
     }
 }
