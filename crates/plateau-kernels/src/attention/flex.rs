@@ -23,7 +23,7 @@ fn shape_of(qkv: &FlexTensor, heads: usize) -> AttentionShape {
     );
     let width = shape[2] / 3;
     assert!(
-        width * 3 == shape[2] && width % heads == 0,
+        heads > 0 && width * 3 == shape[2] && width.is_multiple_of(heads),
         "attention: the last axis, {}, is not 3 × heads ({heads}) × head size",
         shape[2]
     );
