@@ -109,6 +109,46 @@ fn valid_outputs(
     (first, end.max(first))
 }
 
+/// For stride 1 with the output as wide as the input (the usual "same" padding), the row of
+/// the column matrix for kernel offset `(ki, kj)` is the image plane itself shifted by one flat
+/// offset: `cols[oh·W + ow] = plane[oh·W + ow + offset]`, except where the shifted read leaves
+/// the image at its left or right edge and lands in a neighbouring row. Copying (or adding)
+/// that whole range at once replaces one short copy per output row.
+struct ShiftedPlane {
+    /// `plane index − cols index`
+    offset: isize,
+    /// The range of `cols` indices whose shifted read lies inside the plane.
+    start: usize,
+    end: usize,
+}
+
+impl ShiftedPlane {
+    fn new(g: &ConvGeometry, ki: usize, kj: usize, valid_rows: (usize, usize)) -> Option<Self> {
+        if g.stride != [1, 1] || g.out_width() != g.width {
+            return None;
+        }
+        let offset = (ki as isize - g.padding[0] as isize) * g.width as isize + kj as isize
+            - g.padding[1] as isize;
+        let plane = (g.height * g.width) as isize;
+        let (lo, hi) = (valid_rows.0 * g.width, valid_rows.1 * g.width);
+        let start = lo.max((-offset).max(0) as usize).min(hi);
+        let end = hi.min((plane - offset).max(0) as usize).max(start);
+        Some(Self { offset, start, end })
+    }
+
+    /// The plane indices read by `cols[start..end]` (none when that range is empty: the
+    /// offset may then point before the plane).
+    fn source(&self) -> std::ops::Range<usize> {
+        match self.start < self.end {
+            true => {
+                let shifted = |i: usize| (i as isize + self.offset) as usize;
+                shifted(self.start)..shifted(self.end)
+            }
+            false => 0..0,
+        }
+    }
+}
+
 /// The column matrix `[Ci·Kh·Kw, Ho·Wo]` of one image `[Ci, H, W]`; padding reads as zero.
 fn im2col(g: &ConvGeometry, image: &[f32], cols: &mut [f32]) {
     let (ho, wo) = (g.out_height(), g.out_width());
@@ -122,6 +162,17 @@ fn im2col(g: &ConvGeometry, image: &[f32], cols: &mut [f32]) {
             for kj in 0..kw {
                 let out = rows.next().expect("cols holds Ci·Kh·Kw rows");
                 let (ow_first, ow_end) = valid_outputs(wo, g.width, sw, kj, pw);
+                if let Some(shift) = ShiftedPlane::new(g, ki, kj, (oh_first, oh_end)) {
+                    out[..shift.start].fill(0.0);
+                    out[shift.start..shift.end].copy_from_slice(&plane[shift.source()]);
+                    out[shift.end..].fill(0.0);
+                    // Columns left or right of the image read a neighbouring row: zero them.
+                    for line in out[oh_first * wo..oh_end * wo].chunks_exact_mut(wo) {
+                        line[..ow_first].fill(0.0);
+                        line[ow_end..].fill(0.0);
+                    }
+                    continue;
+                }
                 out[..oh_first * wo].fill(0.0);
                 out[oh_end * wo..].fill(0.0);
                 for oh in oh_first..oh_end {
@@ -146,13 +197,14 @@ fn im2col(g: &ConvGeometry, image: &[f32], cols: &mut [f32]) {
 }
 
 /// Adds a column matrix back onto the image it was read from (the adjoint of [`im2col`]).
-fn col2im(g: &ConvGeometry, cols: &[f32], image: &mut [f32]) {
+/// `cols` is scratch: entries that stand for padding may be zeroed on the way.
+fn col2im(g: &ConvGeometry, cols: &mut [f32], image: &mut [f32]) {
     let (ho, wo) = (g.out_height(), g.out_width());
     let [kh, kw] = g.kernel;
     let [sh, sw] = g.stride;
     let [ph, pw] = g.padding;
     image.fill(0.0);
-    let mut rows = cols.chunks_exact(ho * wo);
+    let mut rows = cols.chunks_exact_mut(ho * wo);
     for plane in image.chunks_exact_mut(g.height * g.width) {
         for ki in 0..kh {
             let (oh_first, oh_end) = valid_outputs(ho, g.height, sh, ki, ph);
@@ -160,6 +212,17 @@ fn col2im(g: &ConvGeometry, cols: &[f32], image: &mut [f32]) {
                 let from = rows.next().expect("cols holds Ci·Kh·Kw rows");
                 let (ow_first, ow_end) = valid_outputs(wo, g.width, sw, kj, pw);
                 if ow_first == ow_end {
+                    continue;
+                }
+                if let Some(shift) = ShiftedPlane::new(g, ki, kj, (oh_first, oh_end)) {
+                    // Padding columns would land in a neighbouring row: they add nothing.
+                    for line in from[oh_first * wo..oh_end * wo].chunks_exact_mut(wo) {
+                        line[..ow_first].fill(0.0);
+                        line[ow_end..].fill(0.0);
+                    }
+                    let from = &from[shift.start..shift.end];
+                    let dst = &mut plane[shift.source()];
+                    dst.iter_mut().zip(from).for_each(|(x, value)| *x += value);
                     continue;
                 }
                 for oh in oh_first..oh_end {
@@ -367,6 +430,13 @@ mod tests {
             g(17, 4, [6, 6], 6, [1, 1], [2, 2], [0, 0]),
             g(1, 3, [9, 7], 2, [7, 5], [2, 3], [3, 2]),
             g(4, 1, [8, 8], 8, [4, 4], [4, 4], [0, 0]),
+            // "Same" padding at stride 1 (shifted planes), with uneven kernel sides and a taller
+            // output than input.
+            g(2, 3, [6, 9], 4, [5, 3], [1, 1], [3, 1]),
+            g(3, 2, [4, 5], 3, [5, 5], [1, 1], [2, 2]),
+            // Images smaller than the kernel: some kernel rows see no image row at all.
+            g(2, 2, [1, 1], 3, [3, 3], [1, 1], [1, 1]),
+            g(2, 1, [2, 2], 2, [5, 5], [1, 1], [2, 2]),
         ]
     }
 
