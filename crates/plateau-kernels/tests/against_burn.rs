@@ -22,6 +22,44 @@ fn random<const D: usize>(shape: [usize; D], device: &Device) -> Tensor<D> {
     Tensor::random(shape, Distribution::Uniform(-1.0, 1.0), device)
 }
 
+/// What an operation of an input and two parameters gives through autodiff: its output, and
+/// the gradients of `Σ output · weights` with respect to the input and both parameters (each
+/// call starts from fresh leaves, so ours and burn's do not share a graph).
+type ForwardAndGradients<const D: usize, const E: usize, const P: usize> =
+    (Tensor<E>, Tensor<D>, Tensor<P>, Tensor<1>);
+
+fn forward_and_gradients<const D: usize, const E: usize, const P: usize>(
+    (x, param, bias): (&Tensor<D>, &Tensor<P>, &Tensor<1>),
+    weights: &Tensor<E>,
+    op: impl Fn(Tensor<D>, Tensor<P>, Tensor<1>) -> Tensor<E>,
+) -> ForwardAndGradients<D, E, P> {
+    let (x, param, bias) = (
+        x.clone().detach().require_grad(),
+        param.clone().detach().require_grad(),
+        bias.clone().detach().require_grad(),
+    );
+    let y = op(x.clone(), param.clone(), bias.clone());
+    let grads = (y.clone() * weights.clone()).sum().backward();
+    (
+        y.inner(),
+        x.grad(&grads).unwrap(),
+        param.grad(&grads).unwrap(),
+        bias.grad(&grads).unwrap(),
+    )
+}
+
+/// [`forward_and_gradients`] of ours and burn's, compared element by element.
+fn assert_same_forward_and_gradients<const D: usize, const E: usize, const P: usize>(
+    ours: ForwardAndGradients<D, E, P>,
+    burns: ForwardAndGradients<D, E, P>,
+    what: &str,
+) {
+    assert_close(ours.0, burns.0, &format!("{what} output"));
+    assert_close(ours.1, burns.1, &format!("{what} input gradient"));
+    assert_close(ours.2, burns.2, &format!("{what} weight gradient"));
+    assert_close(ours.3, burns.3, &format!("{what} bias gradient"));
+}
+
 #[test]
 fn conv2d_forward_and_gradients_match_burn() {
     let device = Device::flex().autodiff();
@@ -155,32 +193,14 @@ fn layer_norm_forward_and_gradients_match_burn() {
     let gamma = random([24], &device);
     let beta = random([24], &device);
     let weights = random([2, 35, 24], &device);
-    let run = |ours: bool| {
-        let (x, gamma, beta) = (
-            x.clone().detach().require_grad(),
-            gamma.clone().detach().require_grad(),
-            beta.clone().detach().require_grad(),
-        );
-        let view = x.clone().swap_dims(1, 2);
-        let y = match ours {
-            true => plateau_kernels::layer_norm(view, gamma.clone(), beta.clone(), 1e-6),
-            false => {
-                burn::tensor::module::layer_norm(view, gamma.clone(), Some(beta.clone()), 1e-6)
-            }
-        };
-        let grads = (y.clone() * weights.clone()).sum().backward();
-        (
-            y.inner(),
-            x.grad(&grads).unwrap(),
-            gamma.grad(&grads).unwrap(),
-            beta.grad(&grads).unwrap(),
-        )
-    };
-    let (ours, burns) = (run(true), run(false));
-    assert_close(ours.0, burns.0, "layer norm output");
-    assert_close(ours.1, burns.1, "layer norm input gradient");
-    assert_close(ours.2, burns.2, "layer norm gamma gradient");
-    assert_close(ours.3, burns.3, "layer norm beta gradient");
+    let inputs = (&x, &gamma, &beta);
+    let ours = forward_and_gradients(inputs, &weights, |x, gamma, beta| {
+        plateau_kernels::layer_norm(x.swap_dims(1, 2), gamma, beta, 1e-6)
+    });
+    let burns = forward_and_gradients(inputs, &weights, |x, gamma, beta| {
+        burn::tensor::module::layer_norm(x.swap_dims(1, 2), gamma, Some(beta), 1e-6)
+    });
+    assert_same_forward_and_gradients(ours, burns, "layer norm");
 }
 
 #[test]
@@ -193,30 +213,14 @@ fn linear_forward_and_gradients_match_burn() {
     let weight = random([11, 7], &device);
     let bias = random([7], &device);
     let weights = random([2, 3, 5, 7], &device);
-    let run = |ours: bool| {
-        let (x, weight, bias) = (
-            x.clone().detach().require_grad(),
-            weight.clone().detach().require_grad(),
-            bias.clone().detach().require_grad(),
-        );
-        let view = x.clone().swap_dims(2, 3);
-        let y = match ours {
-            true => plateau_kernels::linear(view, weight.clone(), bias.clone()),
-            false => burn::tensor::module::linear(view, weight.clone(), Some(bias.clone())),
-        };
-        let grads = (y.clone() * weights.clone()).sum().backward();
-        (
-            y.inner(),
-            x.grad(&grads).unwrap(),
-            weight.grad(&grads).unwrap(),
-            bias.grad(&grads).unwrap(),
-        )
-    };
-    let (ours, burns) = (run(true), run(false));
-    assert_close(ours.0, burns.0, "linear output");
-    assert_close(ours.1, burns.1, "linear input gradient");
-    assert_close(ours.2, burns.2, "linear weight gradient");
-    assert_close(ours.3, burns.3, "linear bias gradient");
+    let inputs = (&x, &weight, &bias);
+    let ours = forward_and_gradients(inputs, &weights, |x, weight, bias| {
+        plateau_kernels::linear(x.swap_dims(2, 3), weight, bias)
+    });
+    let burns = forward_and_gradients(inputs, &weights, |x, weight, bias| {
+        burn::tensor::module::linear(x.swap_dims(2, 3), weight, Some(bias))
+    });
+    assert_same_forward_and_gradients(ours, burns, "linear");
 }
 
 #[test]
@@ -258,32 +262,10 @@ fn linear_over_tokens_matches_burn_between_transposes() {
     let weight = random([6, 4], &device);
     let bias = random([4], &device);
     let weights = random([3, 4, 5], &device);
-    let run = |ours: bool| {
-        let (x, weight, bias) = (
-            x.clone().detach().require_grad(),
-            weight.clone().detach().require_grad(),
-            bias.clone().detach().require_grad(),
-        );
-        let y = match ours {
-            true => plateau_kernels::linear_over_tokens(x.clone(), weight.clone(), bias.clone()),
-            false => burn::tensor::module::linear(
-                x.clone().swap_dims(1, 2),
-                weight.clone(),
-                Some(bias.clone()),
-            )
-            .swap_dims(1, 2),
-        };
-        let grads = (y.clone() * weights.clone()).sum().backward();
-        (
-            y.inner(),
-            x.grad(&grads).unwrap(),
-            weight.grad(&grads).unwrap(),
-            bias.grad(&grads).unwrap(),
-        )
-    };
-    let (ours, burns) = (run(true), run(false));
-    assert_close(ours.0, burns.0, "token linear output");
-    assert_close(ours.1, burns.1, "token linear input gradient");
-    assert_close(ours.2, burns.2, "token linear weight gradient");
-    assert_close(ours.3, burns.3, "token linear bias gradient");
+    let inputs = (&x, &weight, &bias);
+    let ours = forward_and_gradients(inputs, &weights, plateau_kernels::linear_over_tokens);
+    let burns = forward_and_gradients(inputs, &weights, |x, weight, bias| {
+        burn::tensor::module::linear(x.swap_dims(1, 2), weight, Some(bias)).swap_dims(1, 2)
+    });
+    assert_same_forward_and_gradients(ours, burns, "token linear");
 }
