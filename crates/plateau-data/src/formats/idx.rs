@@ -19,12 +19,19 @@ pub struct IdxArray {
 pub fn parse(path: &Path, mut reader: impl Read) -> Result<IdxArray> {
     let fail = |message: String| DataError::format(path, message);
     let read_error = |e| super::read_error(path, e);
-    let mut magic = [0u8; 4];
-    let got = read_up_to(&mut reader, &mut magic).map_err(read_error)?;
-    if got < 4 || magic[0] != 0 || magic[1] != 0 {
+    // Up to `n` bytes: fewer only where the stream ends.
+    let mut read_up_to = |n: usize| -> Result<Vec<u8>> {
+        let mut bytes = Vec::with_capacity(n);
+        (&mut reader)
+            .take(n as u64)
+            .read_to_end(&mut bytes)
+            .map_err(read_error)?;
+        Ok(bytes)
+    };
+    let magic = read_up_to(4)?;
+    if magic.len() < 4 || magic[0] != 0 || magic[1] != 0 {
         return Err(fail(format!(
-            "not an IDX file: expected magic 00 00 08 0N, found {:02x?}",
-            &magic[..got]
+            "not an IDX file: expected magic 00 00 08 0N, found {magic:02x?}"
         )));
     }
     if magic[2] != 0x08 {
@@ -35,12 +42,11 @@ pub fn parse(path: &Path, mut reader: impl Read) -> Result<IdxArray> {
     }
     let ndims = magic[3] as usize;
     let header = 4 + 4 * ndims;
-    let mut dim_bytes = vec![0u8; 4 * ndims];
-    let got = read_up_to(&mut reader, &mut dim_bytes).map_err(read_error)?;
-    if ndims == 0 || got < dim_bytes.len() {
+    let dim_bytes = read_up_to(4 * ndims)?;
+    if ndims == 0 || dim_bytes.len() < 4 * ndims {
         return Err(fail(format!(
             "truncated IDX header: {ndims} dimensions need {header} bytes, file has {}",
-            4 + got
+            4 + dim_bytes.len()
         )));
     }
     let dims: Vec<usize> = dim_bytes
@@ -70,20 +76,6 @@ pub fn parse(path: &Path, mut reader: impl Read) -> Result<IdxArray> {
         )));
     }
     Ok(IdxArray { dims, data })
-}
-
-/// Fills `buffer` as far as the stream allows; how many bytes it read.
-fn read_up_to(reader: &mut impl Read, buffer: &mut [u8]) -> std::io::Result<usize> {
-    let mut filled = 0;
-    while filled < buffer.len() {
-        match reader.read(&mut buffer[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
 }
 
 /// Reads an images file (3 dims: count, rows, cols) and a labels file (1 dim) that belong together.

@@ -33,12 +33,16 @@ pub fn open_maybe_gz(path: &Path) -> Result<Box<dyn Read>> {
 }
 
 /// The error of a failed read from [`open_maybe_gz`]: in a gzipped file, a corrupt or
-/// truncated stream (a format error, as the whole-file [`gunzip`] reports it).
+/// truncated stream (a format error, as [`gunzip`] reports it).
 pub fn read_error(path: &Path, error: std::io::Error) -> DataError {
     match is_gz(path) {
-        true => DataError::format(path, format!("not a valid gzip stream: {error}")),
+        true => not_gzip(path, error),
         false => DataError::io(path, error),
     }
+}
+
+fn not_gzip(path: &Path, error: std::io::Error) -> DataError {
+    DataError::format(path, format!("not a valid gzip stream: {error}"))
 }
 
 fn is_gz(path: &Path) -> bool {
@@ -49,6 +53,6 @@ pub fn gunzip(path: &Path, bytes: &[u8]) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     flate2::read::GzDecoder::new(bytes)
         .read_to_end(&mut out)
-        .map_err(|e| DataError::format(path, format!("not a valid gzip stream: {e}")))?;
+        .map_err(|e| not_gzip(path, e))?;
     Ok(out)
 }
