@@ -90,6 +90,15 @@ fn assert_fits(len: usize, rows: usize, cols: usize, row_stride: usize) {
     );
 }
 
+/// For one product per image: single-threaded products spread over rayon's pool when there
+/// are at least as many images as threads, else each product split among the threads.
+pub(crate) fn per_image_parallelism(images: usize) -> Parallelism {
+    match images >= rayon::current_num_threads() {
+        true => Parallelism::None,
+        false => Parallelism::Rayon(0),
+    }
+}
+
 /// How a product is stored into `dst`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) enum Store {

@@ -15,10 +15,9 @@
 //! Images are spread over rayon's pool; the weight gradient sums fixed chunks of the batch in a
 //! fixed order, so results do not depend on the number of threads.
 
-use gemm::Parallelism;
 use rayon::prelude::*;
 
-use crate::matrix::{Matrix, MatrixMut, Store, product};
+use crate::matrix::{Matrix, MatrixMut, Store, per_image_parallelism, product};
 use crate::vector_math::sum_in_order;
 
 /// The shapes of one convolution.
@@ -81,14 +80,6 @@ impl ConvGeometry {
 
 /// Images per partial sum of the weight gradient: fixed, so the summation order is too.
 const WEIGHT_GRAD_CHUNK: usize = 8;
-
-/// Spread work over images when there are enough of them, else inside each product.
-fn inner_parallelism(g: &ConvGeometry) -> Parallelism {
-    match g.batch >= rayon::current_num_threads() {
-        true => Parallelism::None,
-        false => Parallelism::Rayon(0),
-    }
-}
 
 /// The output columns `ow` whose input column `ow·stride + offset − padding` lies inside
 /// `0..size`: a contiguous range, so the inner loops need no bounds checks.
@@ -245,7 +236,7 @@ fn col2im(g: &ConvGeometry, cols: &mut [f32], image: &mut [f32]) {
 pub fn forward(g: &ConvGeometry, x: &[f32], weight: &[f32]) -> Vec<f32> {
     assert_eq!((x.len(), weight.len()), (g.input_len(), g.weight_len()));
     let mut out = vec![0.0; g.output_len()];
-    let parallelism = inner_parallelism(g);
+    let parallelism = per_image_parallelism(g.batch);
     out.par_chunks_mut(g.out_image())
         .zip(x.par_chunks(g.in_image()))
         .for_each_init(
@@ -287,7 +278,7 @@ pub fn backward_input(g: &ConvGeometry, weight: &[f32], grad_out: &[f32]) -> Vec
         (g.weight_len(), g.output_len())
     );
     let mut grad_in = vec![0.0; g.input_len()];
-    let parallelism = inner_parallelism(g);
+    let parallelism = per_image_parallelism(g.batch);
     let (m, n, k) = (g.col_rows(), g.out_plane(), g.c_out);
     grad_in
         .par_chunks_mut(g.in_image())
@@ -329,7 +320,7 @@ pub fn backward_input(g: &ConvGeometry, weight: &[f32], grad_out: &[f32]) -> Vec
 pub fn backward_weight(g: &ConvGeometry, x: &[f32], grad_out: &[f32]) -> Vec<f32> {
     assert_eq!((x.len(), grad_out.len()), (g.input_len(), g.output_len()));
     let (m, n, k) = (g.c_out, g.col_rows(), g.out_plane());
-    let parallelism = inner_parallelism(g);
+    let parallelism = per_image_parallelism(g.batch);
     let images = WEIGHT_GRAD_CHUNK;
     let partials: Vec<Vec<f32>> = x
         .par_chunks(images * g.in_image())

@@ -50,10 +50,7 @@ pub fn forward(shape: LinearShape, x: &[f32], weight: &[f32], bias: &[f32]) -> V
     let LinearShape { rows, d_in, d_out } = shape;
     assert_eq!(bias.len(), d_out, "linear: bias has the wrong size");
     // Every row starts as the bias, and the product is added to it: one pass over the output.
-    let mut out = Vec::with_capacity(rows * d_out);
-    for _ in 0..rows {
-        out.extend_from_slice(bias);
-    }
+    let mut out = bias.repeat(rows);
     product(
         MatrixMut::new(&mut out, rows, d_out),
         Matrix::new(x, rows, d_in),

@@ -10,6 +10,14 @@ use super::tokens::{self, TokenLinearShape};
 use super::{Axis, LinearExtension, LinearGradients};
 use crate::flex_io::{f32_tensor, f32_values};
 
+/// The index of the axis of a rank-`rank` input that a linear layer along `axis` maps.
+fn mapped_axis(axis: Axis, rank: usize) -> usize {
+    match axis {
+        Axis::Last => rank - 1,
+        Axis::Tokens => 1,
+    }
+}
+
 /// A call's sizes, by axis.
 enum Sizes {
     Last(LinearShape),
@@ -27,10 +35,7 @@ impl Sizes {
         }
         let (x_shape, w_shape) = (x.shape(), weight.shape());
         let (d_in, d_out) = (w_shape[0], w_shape[1]);
-        let mapped = match axis {
-            Axis::Last => x_shape.num_dims() - 1,
-            Axis::Tokens => 1,
-        };
+        let mapped = mapped_axis(axis, x_shape.num_dims());
         assert_eq!(
             x_shape[mapped], d_in,
             "linear: input {x_shape:?} has not {d_in} values along axis {mapped} (weight {w_shape:?})"
@@ -66,16 +71,14 @@ impl LinearExtension for Flex {
         axis: Axis,
     ) -> FloatTensor<Self> {
         let (x_values, w, b) = (f32_values(&x), f32_values(&weight), f32_values(&bias));
-        let (out, d_out) = match Sizes::of(&x, &weight, axis) {
-            Sizes::Last(shape) => (cpu::forward(shape, &x_values, &w, &b), shape.d_out),
-            Sizes::Tokens(shape) => (tokens::forward(shape, &x_values, &w, &b), shape.d_out),
+        let out = match Sizes::of(&x, &weight, axis) {
+            Sizes::Last(shape) => cpu::forward(shape, &x_values, &w, &b),
+            Sizes::Tokens(shape) => tokens::forward(shape, &x_values, &w, &b),
         };
+        // The mapped axis of `x` becomes `d_out` long.
         let mut out_shape: Shape = x.shape();
-        let mapped = match axis {
-            Axis::Last => out_shape.num_dims() - 1,
-            Axis::Tokens => 1,
-        };
-        out_shape[mapped] = d_out;
+        let mapped = mapped_axis(axis, out_shape.num_dims());
+        out_shape[mapped] = weight.shape()[1];
         f32_tensor(out, out_shape)
     }
 }
@@ -88,10 +91,11 @@ impl LinearGradients for Flex {
         axis: Axis,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
         let (x_values, w, dy) = (f32_values(&x), f32_values(&weight), f32_values(&grad_out));
-        let ((grad_x, grad_weight, grad_bias), d_out) = match Sizes::of(&x, &weight, axis) {
-            Sizes::Last(shape) => (cpu::backward(shape, &x_values, &w, &dy), shape.d_out),
-            Sizes::Tokens(shape) => (tokens::backward(shape, &x_values, &w, &dy), shape.d_out),
+        let (grad_x, grad_weight, grad_bias) = match Sizes::of(&x, &weight, axis) {
+            Sizes::Last(shape) => cpu::backward(shape, &x_values, &w, &dy),
+            Sizes::Tokens(shape) => tokens::backward(shape, &x_values, &w, &dy),
         };
+        let d_out = weight.shape()[1];
         (
             f32_tensor(grad_x, x.shape()),
             f32_tensor(grad_weight, weight.shape()),

@@ -14,10 +14,9 @@
 //! Images are spread over rayon's pool; the weight and bias gradients sum fixed chunks of the
 //! batch in a fixed order, so results do not depend on the number of threads.
 
-use gemm::Parallelism;
 use rayon::prelude::*;
 
-use crate::matrix::{Matrix, MatrixMut, Store, product};
+use crate::matrix::{Matrix, MatrixMut, Store, per_image_parallelism, product};
 use crate::vector_math::{lanes_sum, sum_in_order};
 
 /// Images per partial sum of the weight and bias gradients: fixed, so the summation order is too.
@@ -53,14 +52,6 @@ impl TokenLinearShape {
             "token linear: weight size"
         );
     }
-
-    /// Work over images when there are enough of them, else inside each product.
-    fn inner_parallelism(&self) -> Parallelism {
-        match self.batch >= rayon::current_num_threads() {
-            true => Parallelism::None,
-            false => Parallelism::Rayon(0),
-        }
-    }
 }
 
 /// `y [b, d_out, c]` from `x [b, s, c]`, `weight [s, d_out]` and `bias [d_out]`.
@@ -69,15 +60,16 @@ pub fn forward(shape: TokenLinearShape, x: &[f32], weight: &[f32], bias: &[f32])
     assert_eq!(bias.len(), shape.d_out, "token linear: bias size");
     let (s, c, h) = (shape.tokens, shape.channels, shape.d_out);
     let weight_t = Matrix::new(weight, s, h).transposed();
-    let parallelism = shape.inner_parallelism();
-    let mut out = vec![0.0; shape.batch * shape.out_image()];
+    let parallelism = per_image_parallelism(shape.batch);
+    // Every image starts as its bias (row j all bias[j]), and the product is added to it.
+    let image: Vec<f32> = bias
+        .iter()
+        .flat_map(|&b| std::iter::repeat_n(b, c))
+        .collect();
+    let mut out = image.repeat(shape.batch);
     out.par_chunks_mut(shape.out_image())
         .zip(x.par_chunks(shape.in_image()))
         .for_each(|(y, x)| {
-            // Each row starts as its bias, and the product is added to it.
-            for (row, &b) in y.chunks_exact_mut(c).zip(bias) {
-                row.fill(b);
-            }
             let y = MatrixMut::new(y, h, c);
             product(y, weight_t, Matrix::new(x, s, c), Store::Add, parallelism);
         });
@@ -98,7 +90,7 @@ pub fn backward(
         "token linear: gradient size"
     );
     let (s, c, h) = (shape.tokens, shape.channels, shape.d_out);
-    let parallelism = shape.inner_parallelism();
+    let parallelism = per_image_parallelism(shape.batch);
     let mut grad_x = vec![0.0; x.len()];
     grad_x
         .par_chunks_mut(shape.in_image())
