@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 use plateau_models::{InputSpec, ModelConfig, preset};
+use plateau_train::OptimizerKind;
 use plateau_train::bench::{BenchOptions, BenchResult, bench_model, set_cpu_threads};
-use plateau_train::config::OptimizerKind;
 use plateau_train::{Backend, SweepConfig};
 
 #[derive(Args)]
@@ -135,7 +135,7 @@ fn preset_target(name: &str, args: &BenchArgs) -> Result<Target> {
 /// Every distinct architecture of the sweep (seeds and learning rates do not change speed).
 fn sweep_targets(path: &std::path::Path, batch_size: Option<usize>) -> Result<Vec<Target>> {
     let config = SweepConfig::load(path, &[])?;
-    let (_, runs) = plateau_train::runner::plan(&config, false)?;
+    let (_, runs) = plateau_train::plan(&config, false)?;
     let mut targets: Vec<Target> = Vec::new();
     for run in runs {
         let spec = &run.spec;

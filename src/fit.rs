@@ -70,7 +70,7 @@ pub fn run(args: &FitArgs) -> Result<ExitCode> {
             seed: args.seed,
         },
     };
-    let series = study::load_series(&args.file, &query)?;
+    let series = study::load_series(&args.file, &query, &plateau_train::axis_meanings())?;
     let fits = study::fit_series(series, &query)?;
     match args.format {
         Format::Table => print!("{}", study::fits_table(&fits)),

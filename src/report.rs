@@ -19,7 +19,7 @@ pub fn run(args: &ReportArgs) -> Result<ExitCode> {
             args.dir.display()
         );
     }
-    let path = plateau_metrics::report::write_report(&args.dir)?;
+    let path = plateau_metrics::report::write_report(&args.dir, &plateau_train::axis_meanings())?;
     println!("{}", path.display());
     Ok(ExitCode::SUCCESS)
 }

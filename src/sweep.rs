@@ -8,8 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::Result;
 use clap::Args;
 use plateau_metrics::results::RunStatus;
-use plateau_train::progress::ProgressMode;
-use plateau_train::{Backend, SweepConfig, SweepOptions, run_sweep, train_one};
+use plateau_train::{Backend, ProgressMode, SweepConfig, SweepOptions, run_sweep, train_one};
 
 #[derive(Args)]
 pub struct SweepArgs {
@@ -50,7 +49,7 @@ pub struct TrainArgs {
     #[arg(long, hide = true)]
     progress_events: bool,
     /// Run under `plateau sweep`: train when stdin says so, say when training is over, exit
-    /// when stdin closes (see `plateau_train::child::SWEEP_CHILD_FLAG`).
+    /// when stdin closes (see `plateau_train::SWEEP_CHILD_FLAG`).
     #[arg(long, hide = true)]
     sweep_child: bool,
 }
@@ -139,7 +138,7 @@ pub fn sweep(args: &SweepArgs, backend: Backend) -> Result<ExitCode> {
 pub fn train(args: &TrainArgs, backend: Backend) -> Result<ExitCode> {
     let sweep = args
         .sweep_child
-        .then(plateau_train::child::SweepLink::follow_stdin);
+        .then(plateau_train::SweepLink::follow_stdin);
     let config = SweepConfig::load(&args.config, &args.overrides)?;
     let options = SweepOptions {
         backend,

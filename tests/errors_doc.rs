@@ -277,14 +277,14 @@ fn cases() -> Vec<Case> {
 /// The id of the config's only run.
 fn run_id(config: &str) -> String {
     let config = plateau_train::SweepConfig::load(Path::new(config), &[]).unwrap();
-    let (_, runs) = plateau_train::runner::plan(&config, false).unwrap();
+    let (_, runs) = plateau_train::plan(&config, false).unwrap();
     runs[0].id.clone()
 }
 
 /// The `config.json` a run of the config writes.
 fn plan_spec(config: &str) -> String {
     let config = plateau_train::SweepConfig::load(Path::new(config), &[]).unwrap();
-    let (_, runs) = plateau_train::runner::plan(&config, false).unwrap();
+    let (_, runs) = plateau_train::plan(&config, false).unwrap();
     serde_json::to_string_pretty(&runs[0].spec).unwrap()
 }
 

@@ -57,7 +57,7 @@ depth = [1]
 /// Run ids by label, as the sweep plans them.
 fn run_ids(config: &Path) -> BTreeMap<String, String> {
     let config = SweepConfig::load(config, &[]).unwrap();
-    let (_, runs) = plateau_train::runner::plan(&config, false).unwrap();
+    let (_, runs) = plateau_train::plan(&config, false).unwrap();
     runs.into_iter().map(|run| (run.label(), run.id)).collect()
 }
 

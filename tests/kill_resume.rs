@@ -263,13 +263,13 @@ fn a_sweep_killed_in_every_phase_resumes_to_the_uninterrupted_result() {
         let weights = std::fs::read(run_dir.join("model.safetensors")).unwrap();
         let reference = std::fs::read(straight.join("crash").join(id).join("model.safetensors"));
         assert!(weights == reference.unwrap(), "{id}: weights differ");
-        let spec: plateau_train::plan::RunSpec =
+        let spec: plateau_train::RunSpec =
             serde_json::from_slice(&std::fs::read(run_dir.join("config.json")).unwrap()).unwrap();
         let model = spec
             .model
             .init(&spec.input, &burn::tensor::Device::flex())
             .unwrap();
-        plateau_train::checkpoint::read_safetensors(model, weights)
+        plateau_train::read_safetensors(model, weights)
             .unwrap_or_else(|e| panic!("{id}: model.safetensors does not load: {e:#}"));
         // Every epoch is logged once.
         let epochs: Vec<u64> = std::fs::read_to_string(run_dir.join("metrics.jsonl"))

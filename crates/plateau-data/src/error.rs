@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 pub enum DataError {
     #[error("{path}: {message}")]
     Format { path: PathBuf, message: String },
-    #[error("{path}: {source}")]
+    /// The OS error is part of the message and not a `source`: error chains would print it twice.
+    #[error("{path}: {error}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error(
         "{path}: content checksum mismatch: expected sha256 {expected}, found {actual}; delete the file and fetch again (`plateau datasets fetch {dataset}`)"
@@ -61,10 +61,10 @@ impl DataError {
         }
     }
 
-    pub fn io(path: &Path, source: std::io::Error) -> Self {
+    pub fn io(path: &Path, error: std::io::Error) -> Self {
         Self::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         }
     }
 
@@ -72,6 +72,15 @@ impl DataError {
         Self::Invalid {
             field: field.to_string(),
             message: message.into(),
+        }
+    }
+}
+
+impl From<plateau_store::StoreError> for DataError {
+    fn from(e: plateau_store::StoreError) -> Self {
+        Self::Io {
+            path: e.path,
+            error: e.error,
         }
     }
 }

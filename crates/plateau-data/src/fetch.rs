@@ -8,10 +8,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use crate::cache::{DataRoots, Staging, content_sha256, find_file, md5_hex, promote, write_atomic};
+use crate::cache::{DataRoots, content_sha256, find_file, md5_hex};
 use crate::error::{DataError, Result};
 use crate::formats::gunzip;
 use crate::registry::DatasetSpec;
+use plateau_store::{StagedDir, write_atomic};
 
 /// One way of obtaining a dataset's files.
 #[derive(Debug)]
@@ -237,7 +238,7 @@ pub fn fetch_into(
     sources: &[Source],
     progress: bool,
 ) -> Result<()> {
-    let staging = Staging::new(target)?;
+    let staging = StagedDir::new(target)?;
     let mut attempts = Vec::new();
     for source in sources {
         staging.reset()?;
@@ -245,16 +246,14 @@ pub fn fetch_into(
             eprintln!("fetching {}: {}", spec.name, source.describe());
         }
         let outcome = source
-            .obtain(spec, &staging.path, progress)
-            .and_then(|()| check_and_record(spec, &staging.path));
+            .obtain(spec, staging.path(), progress)
+            .and_then(|()| check_and_record(spec, staging.path()));
         match outcome {
             Ok(()) => {
                 for scratch in [".unpacked", ".apt", ".npm", ".pip"] {
-                    let _ = std::fs::remove_dir_all(staging.path.join(scratch));
+                    let _ = std::fs::remove_dir_all(staging.path().join(scratch));
                 }
-                return promote(&staging.path, target, |dir| {
-                    verify(spec, dir).iter().all(|c| c.ok)
-                });
+                return Ok(staging.promote_unless(|dir| verify(spec, dir).iter().all(|c| c.ok))?);
             }
             Err(why) => attempts.push(format!("{}: {why}", source.describe())),
         }

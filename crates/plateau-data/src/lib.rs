@@ -1,6 +1,15 @@
 //! plateau-data: real image datasets (IDX, CIFAR, image folders, and the sets that ship inside
 //! registry packages), their discovery, fetching and checksums, splits and few-shot sampling, and
 //! batches as burn tensors.
+//!
+//! A new dataset:
+//! 1. a reader in `formats/` if its files are in a format not yet read (tested on a small
+//!    file, with a fuzz target for binary formats);
+//! 2. an entry in `registry.rs`'s [`DATASETS`]: its files and their content checksums, its
+//!    classes, and its sources in order (a system package, a registry package, a URL);
+//! 3. a line in `tests/real_datasets.rs` once it installs through a registry.
+//!
+//! Durable writes (fetched files, manifests, staged dataset folders) go through plateau-store.
 
 pub mod batch;
 pub mod cache;

@@ -3,9 +3,9 @@
 //! atomically from it for spreadsheets and pandas.
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
+use plateau_store::{Jsonl, write_atomic};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,12 +71,9 @@ pub struct ResultRow {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ResultsError {
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    /// A read or write of the results files failed (the message names the file and the cause).
+    #[error(transparent)]
+    Io(#[from] plateau_store::StoreError),
 }
 
 /// `results.jsonl` and `results.csv` in a sweep folder.
@@ -97,44 +94,19 @@ impl ResultsStore {
         self.dir.join("results.csv")
     }
 
+    fn jsonl(&self) -> Jsonl {
+        Jsonl::new(self.jsonl_path())
+    }
+
     /// Every complete row; a torn or unparsable line (an interrupted append) is skipped.
     pub fn read(&self) -> Result<Vec<ResultRow>, ResultsError> {
-        let path = self.jsonl_path();
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(source) => return Err(ResultsError::Io { path, source }),
-        };
-        Ok(text
-            .split_inclusive('\n')
-            .filter(|line| line.ends_with('\n'))
-            .filter_map(|line| serde_json::from_str(line.trim_end()).ok())
-            .collect())
+        Ok(self.jsonl().read()?)
     }
 
     /// Cuts a torn last line (an append killed half-way) off `results.jsonl`, so that every
     /// line parses again. Call it only while holding the sweep's lock.
     pub fn repair(&self) -> Result<(), ResultsError> {
-        let path = self.jsonl_path();
-        let io = |source| ResultsError::Io {
-            path: path.clone(),
-            source,
-        };
-        let bytes = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(source) => return Err(io(source)),
-        };
-        let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-        if complete < bytes.len() {
-            let file = std::fs::OpenOptions::new()
-                .write(true)
-                .open(&path)
-                .map_err(io)?;
-            file.set_len(complete as u64).map_err(io)?;
-            file.sync_all().map_err(io)?;
-        }
-        Ok(())
+        Ok(self.jsonl().repair()?)
     }
 
     /// The latest row of every run id.
@@ -148,30 +120,7 @@ impl ResultsStore {
 
     /// Appends one row in a single write, then rewrites the CSV.
     pub fn append(&self, row: &ResultRow) -> Result<(), ResultsError> {
-        let path = self.jsonl_path();
-        let io = |source| ResultsError::Io {
-            path: path.clone(),
-            source,
-        };
-        std::fs::create_dir_all(&self.dir).map_err(io)?;
-        // A torn last line (killed mid-append) must not swallow the new one.
-        let needs_newline = std::fs::read(&path)
-            .map(|b| !b.is_empty() && !b.ends_with(b"\n"))
-            .unwrap_or(false);
-        let mut line = if needs_newline {
-            "\n".to_string()
-        } else {
-            String::new()
-        };
-        line.push_str(&serde_json::to_string(row).expect("rows serialise"));
-        line.push('\n');
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(io)?;
-        file.write_all(line.as_bytes()).map_err(io)?;
-        file.sync_all().map_err(io)?;
+        self.jsonl().append(row)?;
         self.write_csv()
     }
 
@@ -235,33 +184,14 @@ impl ResultsStore {
                 ));
             }
         }
-        write_atomic(&self.csv_path(), csv.as_bytes())
+        Ok(write_atomic(&self.csv_path(), csv.as_bytes())?)
     }
-}
-
-/// Temp file in the same folder, fsync, rename.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ResultsError> {
-    let io = |source| ResultsError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    let mut file = std::fs::File::create(&tmp).map_err(io)?;
-    file.write_all(bytes).map_err(io)?;
-    file.sync_all().map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)?;
-    #[cfg(unix)]
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io)?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
 
     fn row(id: &str, status: RunStatus) -> ResultRow {
         ResultRow {

@@ -7,13 +7,8 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use crate::axes::{AxisMeaning, AxisRole, role_of};
 use crate::results::{ResultRow, RunStatus};
-
-/// Axes that tune training rather than define a model size; chosen per size on validation.
-pub const TUNED_AXES: [&str; 3] = ["lr", "weight_decay", "head_weight_decay"];
-
-/// Axes that repeat a setting; averaged over when scoring a setting.
-pub const REPEAT_AXES: [&str; 1] = ["seed"];
 
 /// What was chosen for one size.
 #[derive(Clone, Debug, PartialEq)]
@@ -40,12 +35,13 @@ pub struct Selection<'a> {
 
 /// Keeps, per size, the finished runs of the tuned setting with the best mean validation
 /// accuracy. Sizes without a tuned axis keep all their finished runs. Diverged and failed runs
-/// are never kept (a setting whose every seed diverged loses to any that finished).
-pub fn select_by_validation(rows: &[ResultRow]) -> Selection<'_> {
+/// are never kept (a setting whose every seed diverged loses to any that finished). `axes` says
+/// which axes are tuned ([`AxisRole::Tuned`]) and which repeat a setting ([`AxisRole::Repeat`]).
+pub fn select_by_validation<'a>(rows: &'a [ResultRow], axes: &[AxisMeaning]) -> Selection<'a> {
     // size key → tuned key → rows of every status (a diverged setting still counts as tried)
     let mut groups: BTreeMap<String, BTreeMap<String, Vec<&ResultRow>>> = BTreeMap::new();
     for row in rows {
-        let (size, tuned) = keys(row);
+        let (size, tuned) = keys(row, axes);
         groups
             .entry(size)
             .or_default()
@@ -113,16 +109,17 @@ pub fn select_by_validation(rows: &[ResultRow]) -> Selection<'_> {
 }
 
 /// (size key, tuned-setting key) of a row: its axes split into size axes and tuned axes.
-fn keys(row: &ResultRow) -> (String, String) {
+fn keys(row: &ResultRow, axes: &[AxisMeaning]) -> (String, String) {
     let show = |(k, v): (&String, &Value)| format!("{k}={v}");
+    let role = |k: &String| role_of(axes, k);
     let size_axes = row
         .config
         .iter()
-        .filter(|(k, _)| !TUNED_AXES.contains(&k.as_str()) && !REPEAT_AXES.contains(&k.as_str()));
+        .filter(|(k, _)| matches!(role(k), AxisRole::Size | AxisRole::Budget));
     let tuned_axes = row
         .config
         .iter()
-        .filter(|(k, _)| TUNED_AXES.contains(&k.as_str()));
+        .filter(|(k, _)| role(k) == AxisRole::Tuned);
     let mut size = vec![row.family.clone()];
     size.extend(row.preset.clone());
     size.extend(size_axes.map(show));
@@ -135,6 +132,7 @@ fn keys(row: &ResultRow) -> (String, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::axes::testing::AXES;
     use crate::results::UpstreamResult;
 
     fn row(id: &str, axes: &[(&str, Value)], val: f64, status: RunStatus) -> ResultRow {
@@ -189,7 +187,7 @@ mod tests {
             row("e", &[w(16), lr(0.001), seed(0)], 0.70, RunStatus::Ok),
             row("f", &[w(16), lr(0.003), seed(0)], 0.0, RunStatus::Diverged),
         ];
-        let selection = select_by_validation(&rows);
+        let selection = select_by_validation(&rows, &AXES);
         assert_eq!(ids(&selection), ["c", "d", "e"]);
         assert_eq!(selection.choices.len(), 2);
         let choice = &selection.choices[0];
@@ -207,7 +205,7 @@ mod tests {
             row("b", &[w(16)], 0.6, RunStatus::Ok),
             row("c", &[w(32)], 0.0, RunStatus::Failed),
         ];
-        let selection = select_by_validation(&rows);
+        let selection = select_by_validation(&rows, &AXES);
         assert_eq!(ids(&selection), ["a", "b"]);
         assert!(selection.choices.is_empty());
     }

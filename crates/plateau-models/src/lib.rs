@@ -5,6 +5,16 @@
 //! the downstream probes read) and the pooled output of every stage or block (for layer-wise
 //! probes). Input channels, image size and class count come from the dataset ([`InputSpec`]),
 //! never from the preset.
+//!
+//! A new architecture:
+//! 1. one file (`myfamily.rs`) with its config (serde, `deny_unknown_fields`), module, presets
+//!    and analytic counts, in the style of `vit.rs`;
+//! 2. a variant in [`Family`], [`ModelConfig`] and [`Model`], and their arms in the shared interface
+//!    (`init`, `forward`, `features`, `cost`, `with_width`, `with_depth`, `validate`);
+//! 3. its presets in `presets.rs`, and a test in `tests/families.rs` that its counts equal
+//!    burn's `num_params` and that it trains a step.
+//!
+//! Sweeps, probes and reports then take it with no change outside this crate.
 
 pub mod cost;
 mod layers;

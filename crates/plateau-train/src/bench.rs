@@ -13,8 +13,8 @@ use plateau_models::{InputSpec, ModelConfig};
 use serde::Serialize;
 
 use crate::Backend;
-use crate::config::{OptimizerKind, TrainConfig};
-use crate::step::{build_optimizer, loss_function, train_step};
+use crate::run::step::{build_optimizer, loss_function, train_step};
+use crate::sweep::sections::{OptimizerKind, TrainConfig};
 
 /// What to measure and how often.
 #[derive(Clone, Debug)]

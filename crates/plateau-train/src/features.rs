@@ -11,17 +11,17 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use crate::checkpoint::{canonical_safetensors, read_safetensors};
+use crate::run::checkpoint::{canonical_safetensors, read_safetensors};
 use anyhow::{Context, Result};
 use burn::module::Module;
 use plateau_metrics::fewshot::{ProbeConfig, STD_EPSILON};
 use safetensors::tensor::{Dtype, TensorView};
 
 use crate::Backend;
-use crate::data::DownstreamTask;
-use crate::plan::RunSpec;
-use crate::probe::{probe_accuracies, task_features};
-use crate::run::read_summary;
+use crate::run::data::DownstreamTask;
+use crate::run::measure::probe::{probe_accuracies, task_features};
+use crate::run::spec::RunSpec;
+use crate::run::summary::read_summary;
 
 /// What an export wrote.
 #[derive(Debug)]
@@ -184,7 +184,7 @@ pub fn export_features(
         })
         .collect::<Result<_, safetensors::SafeTensorError>>()?;
     let bytes = safetensors::serialize(views, Some(metadata))?;
-    plateau_data::cache::write_atomic(out, &canonical_safetensors(bytes)?)?;
+    plateau_store::write_atomic(out, &canonical_safetensors(bytes)?)?;
 
     Ok(Exported {
         path: out.to_path_buf(),

@@ -1,4 +1,5 @@
-//! Phase markers and injected faults, for crash and failure tests.
+//! Phase markers and injected faults, for crash and failure tests (hidden from the docs: the
+//! constants are for test harnesses, not an API).
 //!
 //! With `PLATEAU_TRACE_PHASES=1`, each step of a sweep that writes to disk announces itself on
 //! stderr (`plateau-phase: checkpoint r0003`), so a harness can kill the process inside that
@@ -38,9 +39,9 @@ fn fault() -> Option<&'static (String, Option<String>)> {
 }
 
 /// Announces that `phase` (of `what`: a run id, a file) starts now.
-pub fn phase(phase: &str, what: &str) {
+pub(crate) fn phase(phase: &str, what: &str) {
     if enabled() {
-        crate::progress::say(&format!("{MARKER} {phase} {what}"));
+        crate::sweep::progress::say(&format!("{MARKER} {phase} {what}"));
     }
     if let Some((at, only)) = fault()
         && at == phase

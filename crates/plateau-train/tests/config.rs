@@ -28,7 +28,10 @@ fn error(text: &str, overrides: &[&str]) -> String {
 #[test]
 fn a_valid_config_parses_and_set_overrides_fields() {
     let config = SweepConfig::parse(Path::new("c.toml"), VALID, &[]).unwrap();
-    assert_eq!(config.grid[0].width, Some(vec![8, 16]));
+    assert_eq!(
+        config.grid[0].axis("width"),
+        Some(&[serde_json::json!(8), serde_json::json!(16)][..])
+    );
     let overrides = [
         "train.epochs=3".to_string(),
         "grid.0.width=[4]".to_string(),
@@ -36,7 +39,10 @@ fn a_valid_config_parses_and_set_overrides_fields() {
     ];
     let config = SweepConfig::parse(Path::new("c.toml"), VALID, &overrides).unwrap();
     assert_eq!(config.train.epochs, Some(3));
-    assert_eq!(config.grid[0].width, Some(vec![4]));
+    assert_eq!(
+        config.grid[0].axis("width"),
+        Some(&[serde_json::json!(4)][..])
+    );
     assert_eq!(config.upstream.dataset, "digits");
 }
 

@@ -7,12 +7,12 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
 use plateau_metrics::results::{ResultsStore, RunStatus};
-use plateau_train::config::OptimizerKind;
-use plateau_train::plan::expand;
-use plateau_train::progress::ProgressMode;
-use plateau_train::run::{RunContext, train};
-use plateau_train::runner::{SweepOptions, load_downstream, plan, run_sweep};
+use plateau_train::OptimizerKind;
+use plateau_train::ProgressMode;
+use plateau_train::expand;
 use plateau_train::{Backend, SweepConfig};
+use plateau_train::{RunContext, train};
+use plateau_train::{SweepOptions, load_downstream, plan, run_sweep};
 
 fn config(out: &Path, extra: &str) -> SweepConfig {
     let text = format!(
@@ -196,7 +196,7 @@ depth = [1]
 lr = [1e12]
 "#;
     let mut config = config(out.path(), extra);
-    config.grid[0].width = Some(vec![8]);
+    config.grid[0].set_axis("width", &[8]);
     let rows = run_sweep(&config, &options(), None, &AtomicBool::new(false)).unwrap();
     let statuses: Vec<RunStatus> = rows.iter().map(|r| r.status).collect();
     assert_eq!(
@@ -209,7 +209,7 @@ lr = [1e12]
 
     let mut failing = config.clone();
     failing.name = "failing".into();
-    failing.downstream[0].layers = plateau_train::config::Layers::List(vec!["block99".into()]);
+    failing.downstream[0].layers = plateau_train::Layers::List(vec!["block99".into()]);
     let rows = run_sweep(&failing, &options(), None, &AtomicBool::new(false)).unwrap();
     assert_eq!(rows[0].status, RunStatus::Failed);
     assert!(
@@ -238,8 +238,8 @@ lr = [1e12]
 fn grid_expansion_and_run_ids() {
     let out = tempfile::tempdir().unwrap();
     let mut config = config(out.path(), "");
-    config.grid[0].lr = Some(vec![1e-3, 3e-3]);
-    config.grid[0].seed = Some(vec![0, 1, 2]);
+    config.grid[0].set_axis("lr", &[1e-3, 3e-3]);
+    config.grid[0].set_axis("seed", &[0, 1, 2]);
     let input = plateau_models::InputSpec::new(1, 16, 10);
     let runs = expand(&config, input).unwrap();
     assert_eq!(runs.len(), 2 * 2 * 3, "width × lr × seed");
@@ -255,7 +255,7 @@ fn grid_expansion_and_run_ids() {
     config.name = "renamed".into();
     assert_eq!(expand(&config, input).unwrap()[0].id, runs[0].id);
     // A shape that cannot work is refused before any training, naming the grid entry.
-    config.grid[0].width = Some(vec![6]);
+    config.grid[0].set_axis("width", &[6]);
     let mut vit = config.clone();
     vit.grid[0].preset = Some("vit-tiny-p4".into());
     let error = expand(&vit, input).unwrap_err().to_string();
@@ -319,7 +319,7 @@ fn sgd_trains_and_the_head_gets_its_own_weight_decay() {
     let sgd = |name: &str, head_decay: Option<f64>| {
         let mut config = config(out.path(), "");
         config.name = name.into();
-        config.grid[0].width = Some(vec![16]);
+        config.grid[0].set_axis("width", &[16]);
         config.train.optimizer = OptimizerKind::Sgd;
         config.train.lr = 0.05;
         config.train.momentum = 0.9;
@@ -364,7 +364,7 @@ width = [8]
 depth = [2]
 "#;
     let mut config = config(out.path(), extra);
-    config.grid[0].width = Some(vec![8]);
+    config.grid[0].set_axis("width", &[8]);
     config.train.epochs = Some(1);
     let rows = run_sweep(&config, &options(), None, &AtomicBool::new(false)).unwrap();
     let families: Vec<&str> = rows.iter().map(|r| r.family.as_str()).collect();
@@ -403,11 +403,11 @@ fn a_task_can_also_be_measured_by_fine_tuning() {
     let _turn = common::one_at_a_time();
     let out = tempfile::tempdir().unwrap();
     let mut plain = config(out.path(), "");
-    plain.grid[0].width = Some(vec![16]);
-    plain.downstream[0].layers = plateau_train::config::Layers::default();
+    plain.grid[0].set_axis("width", &[16]);
+    plain.downstream[0].layers = plateau_train::Layers::default();
     let mut tuned = plain.clone();
     tuned.name = "tuned".into();
-    tuned.downstream[0].finetune = Some(plateau_train::config::FinetuneConfig {
+    tuned.downstream[0].finetune = Some(plateau_train::FinetuneConfig {
         steps: 40,
         lr: 0.03,
         batch_size: 32,

@@ -254,8 +254,8 @@ depth = [1]
 fn bench_runs_on_wgpu() {
     let _turn = common::one_at_a_time();
     use plateau_train::Backend;
+    use plateau_train::OptimizerKind;
     use plateau_train::bench::{BenchOptions, bench_model};
-    use plateau_train::config::OptimizerKind;
 
     let config = preset("resnet-cifar")
         .unwrap()

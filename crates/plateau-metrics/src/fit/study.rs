@@ -11,6 +11,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::{BootstrapOptions, CurveFit, Exponent, FitError, FitOptions, PointSet, fit_curve};
+use crate::axes::AxisMeaning;
 use crate::results::{ResultRow, ResultsStore};
 use crate::selection::select_by_validation;
 
@@ -140,7 +141,11 @@ pub enum StudyError {
 
 /// Reads fit points from a sweep folder, its `results.jsonl`, or a CSV with columns
 /// `upstream_error,downstream_error` (or `x,y`).
-pub fn load_series(path: &Path, query: &Query) -> Result<Vec<Series>, StudyError> {
+pub fn load_series(
+    path: &Path,
+    query: &Query,
+    axes: &[AxisMeaning],
+) -> Result<Vec<Series>, StudyError> {
     let input_error = |message: String| StudyError::Input {
         path: path.display().to_string(),
         message,
@@ -167,7 +172,7 @@ pub fn load_series(path: &Path, query: &Query) -> Result<Vec<Series>, StudyError
         .map_err(|e| input_error(e.to_string()))?
         .into_values()
         .collect();
-    series_from_rows(&rows, query)
+    series_from_rows(&rows, query, axes)
 }
 
 fn read_csv(path: &Path) -> Result<Series, String> {
@@ -206,8 +211,12 @@ fn read_csv(path: &Path) -> Result<Series, String> {
 
 /// Groups a sweep's finished runs (each size at its learning rate chosen on validation) into
 /// the series the query asks for.
-pub fn series_from_rows(rows: &[ResultRow], query: &Query) -> Result<Vec<Series>, StudyError> {
-    let selected: Vec<&ResultRow> = select_by_validation(rows)
+pub fn series_from_rows(
+    rows: &[ResultRow],
+    query: &Query,
+    axes: &[AxisMeaning],
+) -> Result<Vec<Series>, StudyError> {
+    let selected: Vec<&ResultRow> = select_by_validation(rows, axes)
         .rows
         .into_iter()
         .filter(|r| query.family.as_ref().is_none_or(|f| &r.family == f))

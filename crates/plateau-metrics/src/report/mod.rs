@@ -7,13 +7,14 @@ mod sections;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::axes::{AxisMeaning, AxisRole};
 use crate::results::{ResultRow, ResultsStore, RunStatus};
 use crate::selection::select_by_validation;
 use plots::{Axis, Kind, Series, scatter};
 
 /// Writes `report.html` for the sweep in `dir` (which holds `results.jsonl`), and each of its
 /// plots as a standalone SVG in `dir/plots/` (for papers and slides); returns the page's path.
-pub fn write_report(dir: &Path) -> std::io::Result<PathBuf> {
+pub fn write_report(dir: &Path, axes: &[AxisMeaning]) -> std::io::Result<PathBuf> {
     let rows: Vec<ResultRow> = ResultsStore::new(dir)
         .latest()
         .map_err(std::io::Error::other)?
@@ -25,7 +26,7 @@ pub fn write_report(dir: &Path) -> std::io::Result<PathBuf> {
         .to_string_lossy()
         .into_owned();
     let path = dir.join("report.html");
-    let html = render(&name, &rows);
+    let html = render(&name, &rows, axes);
     write_plots(&dir.join("plots"), &html)?;
     replace_file(&path, html.as_bytes())?;
     Ok(path)
@@ -36,7 +37,7 @@ fn write_plots(plots_dir: &Path, html: &str) -> std::io::Result<()> {
     std::fs::create_dir_all(plots_dir)?;
     for entry in std::fs::read_dir(plots_dir)? {
         let path = entry?.path();
-        let stale_temporary = path.to_string_lossy().contains(".tmp-");
+        let stale_temporary = plateau_store::is_temporary(&path.to_string_lossy());
         if stale_temporary || path.extension().is_some_and(|e| e == "svg") {
             std::fs::remove_file(path)?;
         }
@@ -68,13 +69,10 @@ fn write_plots(plots_dir: &Path, html: &str) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Writes `path` through a temporary file and a rename, so a reader (or a crash) never sees half
-/// a page. The report is rebuilt from results.jsonl at any time, so it is not fsynced.
+/// The page and its plots are replaced whole (rebuilt from `results.jsonl` at any time, but a
+/// reader must never open half a page).
 fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
+    Ok(plateau_store::write_atomic(path, bytes)?)
 }
 
 /// The `<svg>…</svg>` elements of a page, in order.
@@ -106,9 +104,9 @@ fn shot_range(rows: &[&ResultRow]) -> Vec<usize> {
     }
 }
 
-pub fn render(name: &str, rows: &[ResultRow]) -> String {
+pub fn render(name: &str, rows: &[ResultRow], axes: &[AxisMeaning]) -> String {
     // Plots and fits see each size at its best tuned setting (chosen on validation).
-    let selection = select_by_validation(rows);
+    let selection = select_by_validation(rows, axes);
     let ok: Vec<&ResultRow> = selection.rows.clone();
     let count = |s: RunStatus| rows.iter().filter(|r| r.status == s).count();
     let mut html = format!(
@@ -215,7 +213,7 @@ pub fn render(name: &str, rows: &[ResultRow]) -> String {
         .iter()
         .flat_map(|r| r.downstream.iter().map(|d| d.task.as_str()))
         .collect();
-    let fits = sections::saturation_fits(rows);
+    let fits = sections::saturation_fits(rows, axes);
     if !tasks.is_empty() {
         html.push_str("<h2>Downstream few-shot accuracy against upstream accuracy</h2><p>Linear probes on pre-logit features; does downstream keep rising with upstream, or saturate? The black curve is <code>e_DS = k·e_US^α + e_IR</code> fitted to the ringed frontier runs (errors = 1 − accuracy); <code>plateau fit</code> prints it with intervals.</p><div class=\"plots\">");
         for task in &tasks {
@@ -252,12 +250,9 @@ pub fn render(name: &str, rows: &[ResultRow]) -> String {
         html.push_str(&sections::downstream_against_size(&families, &tasks));
         html.push_str(&sections::layer_wise(&families, &tasks));
     }
-    html.push_str(&sections::against_axis(
-        &ok,
-        "train_examples",
-        "training examples",
-    ));
-    html.push_str(&sections::against_axis(&ok, "epochs", "epochs"));
+    for axis in axes.iter().filter(|axis| axis.role == AxisRole::Budget) {
+        html.push_str(&sections::against_axis(&ok, axis, axes));
+    }
     html.push_str(&sections::head_weight_decay(rows));
 
     html.push_str("<h2>Runs</h2><table><tr><th>run</th><th>family</th><th>axes</th><th>params</th><th>GFLOPs/img</th><th>status</th><th>upstream test</th><th>val</th>");
@@ -329,6 +324,7 @@ pub fn render(name: &str, rows: &[ResultRow]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::axes::testing::AXES;
     use crate::results::{DownstreamResult, UpstreamResult};
 
     fn row(id: &str, family: &str, params: u64, up: f64, down: f64) -> ResultRow {
@@ -378,7 +374,7 @@ mod tests {
             row("b", "resnet", 4000, 0.7, 0.55),
             failed,
         ];
-        let html = render("quick", &rows);
+        let html = render("quick", &rows, &AXES);
         assert_eq!(
             html.matches("<svg").count(),
             5,
@@ -399,7 +395,7 @@ mod tests {
             r
         };
         let rows = vec![with_lr("a", 0.001, 0.6), with_lr("b", 0.01, 0.7)];
-        let html = render("tuned", &rows);
+        let html = render("tuned", &rows, &AXES);
         assert!(html.contains("Hyper-parameters chosen on validation"));
         assert!(html.contains("<td>lr=0.01</td><td>0.7000</td><td>2</td>"));
         assert_eq!(html.matches("not chosen on validation").count(), 1);
@@ -423,7 +419,7 @@ mod tests {
                 r
             })
             .collect();
-        let html = render("fits", &rows);
+        let html = render("fits", &rows, &AXES);
         assert!(html.contains("Saturation parameters against shots"));
         assert!(html.contains("Fitted e_IR") && html.contains("Fitted α"));
         assert!(
@@ -463,11 +459,11 @@ mod tests {
             with_decay("b", 1.0, 0.78, 0.56),
             with_decay("c", 3.0, 0.74, 0.60),
         ];
-        let html = render("head", &rows);
+        let html = render("head", &rows, &AXES);
         assert!(html.contains("Head weight decay: the upstream–downstream trade-off"));
         assert!(html.contains("Accuracy against head weight decay"));
         // Without the axis there is no such section.
-        let plain = render("plain", &[row("a", "resnet", 1000, 0.8, 0.5)]);
+        let plain = render("plain", &[row("a", "resnet", 1000, 0.8, 0.5)], &AXES);
         assert!(!plain.contains("Head weight decay"));
     }
 
@@ -481,7 +477,7 @@ mod tests {
         let stale = dir.path().join("plots").join("99-old.svg");
         std::fs::create_dir_all(stale.parent().unwrap()).unwrap();
         std::fs::write(&stale, "<svg></svg>").unwrap();
-        let page = write_report(dir.path()).unwrap();
+        let page = write_report(dir.path(), &AXES).unwrap();
         let html = std::fs::read_to_string(page).unwrap();
         let mut files: Vec<String> = std::fs::read_dir(dir.path().join("plots"))
             .unwrap()

@@ -7,6 +7,7 @@ use rayon::prelude::*;
 
 use super::escape;
 use super::plots::{Axis, Kind, Series, scatter};
+use crate::axes::{AxisMeaning, AxisRole, role_of};
 use crate::fit::study::{Query, SeriesFit, XAxis, fit_series, series_from_rows};
 use crate::fit::{BootstrapOptions, PointSet};
 use crate::results::{FINETUNE_LAYER, ResultRow};
@@ -16,7 +17,7 @@ const REPORT_RESAMPLES: usize = 200;
 
 /// The saturation law fitted to the frontier of every (task, shot count) of pre-logit probes;
 /// series that cannot be fitted (fewer than 3 frontier runs) are left out.
-pub fn saturation_fits(rows: &[ResultRow]) -> Vec<SeriesFit> {
+pub fn saturation_fits(rows: &[ResultRow], axes: &[AxisMeaning]) -> Vec<SeriesFit> {
     let query = Query {
         x: XAxis::UpstreamError,
         point_set: PointSet::Frontier,
@@ -26,7 +27,7 @@ pub fn saturation_fits(rows: &[ResultRow]) -> Vec<SeriesFit> {
         },
         ..Query::default()
     };
-    let Ok(all) = series_from_rows(rows, &query) else {
+    let Ok(all) = series_from_rows(rows, &query, axes) else {
         return Vec::new();
     };
     // Each series is fitted on its own; rayon keeps their order.
@@ -259,9 +260,10 @@ pub fn downstream_against_size(
     }
 }
 
-/// Upstream and downstream accuracy against a swept axis (`train_examples`, `epochs`), when the
-/// sweep varies it: one curve per family and model size.
-pub fn against_axis(rows: &[&ResultRow], axis: &str, label: &str) -> String {
+/// Upstream accuracy against a budget axis (`train_examples`, `epochs`), when the sweep varies
+/// it: one curve per family and model size (seeds and other repeats pooled).
+pub fn against_axis(rows: &[&ResultRow], axis: &AxisMeaning, axes: &[AxisMeaning]) -> String {
+    let (label, axis) = (axis.label, axis.name);
     let values: BTreeSet<String> = rows
         .iter()
         .filter_map(|r| r.config.get(axis).map(|v| v.to_string()))
@@ -281,7 +283,7 @@ pub fn against_axis(rows: &[&ResultRow], axis: &str, label: &str) -> String {
         let others: Vec<String> = row
             .config
             .iter()
-            .filter(|(k, _)| *k != axis && *k != "seed")
+            .filter(|(k, _)| *k != axis && role_of(axes, k) != AxisRole::Repeat)
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
         curves

@@ -5,9 +5,9 @@ use std::process::Command;
 use std::sync::atomic::AtomicBool;
 
 use plateau_metrics::results::ResultRow;
-use plateau_train::progress::ProgressMode;
-use plateau_train::runner::{SweepOptions, run_sweep};
+use plateau_train::ProgressMode;
 use plateau_train::{Backend, SweepConfig};
+use plateau_train::{SweepOptions, run_sweep};
 
 /// burn seeds a device's random generator globally: tests that draw random tensors in parallel
 /// threads would draw from each other's streams, so the tests of one binary that train or

@@ -13,15 +13,42 @@ use plateau_data::split::few_shot_indices;
 use plateau_metrics::results::{DownstreamResult, FINETUNE_LAYER};
 use plateau_models::Model;
 
-use crate::config::{FinetuneConfig, Schedule};
-use crate::data::DownstreamTask;
-use crate::plan::RunSpec;
-use crate::run::evaluate;
-use crate::schedule::learning_rate;
-use crate::step::train_step;
+use crate::run::data::DownstreamTask;
+use crate::run::evaluate::evaluate;
+use crate::run::measure::Measurement;
+use crate::run::schedule::learning_rate;
+use crate::run::spec::RunSpec;
+use crate::run::step::train_step;
+use crate::sweep::sections::{FinetuneConfig, Schedule};
+use crate::sweep::timing::PhaseSeconds;
+
+/// A short fine-tune of a copy of the model on each task that configures one (`finetune`).
+pub(crate) struct FineTune;
+
+impl Measurement for FineTune {
+    fn seconds<'a>(&self, seconds: &'a mut PhaseSeconds) -> &'a mut f64 {
+        &mut seconds.finetune
+    }
+
+    fn measure(
+        &self,
+        model: &Model,
+        spec: &RunSpec,
+        tasks: &[DownstreamTask],
+        device: &Device,
+    ) -> Result<Vec<DownstreamResult>> {
+        let mut results = Vec::new();
+        for task in tasks {
+            if let Some(config) = &task.config.finetune {
+                results.extend(finetune(model, spec, task, config, device)?);
+            }
+        }
+        Ok(results)
+    }
+}
 
 /// Fine-tunes a copy of `model` (left untouched) on `task`; `None` when the loss diverged.
-pub fn finetune(
+fn finetune(
     model: &Model,
     spec: &RunSpec,
     task: &DownstreamTask,

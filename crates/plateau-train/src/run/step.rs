@@ -11,7 +11,7 @@ use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer, Optimizer, SgdC
 use burn::prelude::*;
 use plateau_models::Model;
 
-use crate::config::{OptimizerKind, TrainConfig};
+use crate::sweep::sections::{OptimizerKind, TrainConfig};
 
 /// The loss a run trains with (label smoothing as configured).
 pub fn loss_function(train: &TrainConfig, device: &Device) -> CrossEntropyLoss {

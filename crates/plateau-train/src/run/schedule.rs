@@ -1,7 +1,7 @@
 //! The learning rate at each step: linear warm-up, then cosine decay or constant. A pure
 //! function of the step, so a resumed run needs no scheduler state.
 
-use crate::config::Schedule;
+use crate::sweep::sections::Schedule;
 
 pub fn learning_rate(
     base: f64,

@@ -6,7 +6,7 @@ use plateau_data::transform::prepare;
 use plateau_data::{DataRoots, ImageSet, RawDataset};
 use plateau_models::InputSpec;
 
-use crate::config::{DownstreamConfig, UpstreamConfig};
+use crate::sweep::sections::{DownstreamConfig, UpstreamConfig};
 
 /// A known dataset, found or fetched, restricted to `classes` when given.
 fn load_dataset(

@@ -4,99 +4,28 @@
 //! evaluation, never beside its training), and appends one result row per run, in plan order.
 
 use std::collections::VecDeque;
-use std::path::{Path, PathBuf};
-use std::process::{ChildStdin, Command};
+use std::process::ChildStdin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use plateau_metrics::results::{ResultRow, ResultsStore, RunStatus};
 
-use crate::Backend;
-use crate::child::{SweepLink, let_train, record_failure, start_run, watch_run};
-use crate::config::SweepConfig;
-use crate::data::{DownstreamTask, Upstream};
-use crate::plan::{PlannedRun, expand};
-use crate::progress::{Milestone, ProgressMode, SweepProgress};
-use crate::run::{RunContext, RunSummary, read_summary, train};
-use crate::timing::SweepTiming;
+use crate::run::summary::RunSummary;
+use crate::sweep::axes;
+use crate::sweep::config::SweepConfig;
+use crate::sweep::dry_run::print_plan;
+use crate::sweep::folders::{TIMING_FILE, claim_dir, finished_on_disk, sweep_dir};
+use crate::sweep::inputs::{load_downstream, plan};
+use crate::sweep::one_run::train_in_process;
+use crate::sweep::options::{ChildCommand, SweepOptions};
+use crate::sweep::plan::PlannedRun;
+use crate::sweep::progress::{Milestone, ProgressMode, SweepProgress};
+use crate::sweep::record::{describe, result_row};
+use crate::sweep::run_process::{let_train, start_run, watch_run};
+use crate::sweep::timing::SweepTiming;
 use crate::trace;
-
-/// How a sweep is run.
-pub struct SweepOptions {
-    pub backend: Backend,
-    /// Overrides the config's `out_dir`.
-    pub out_dir: Option<PathBuf>,
-    pub dry_run: bool,
-    pub rerun_failed: bool,
-    /// How runs report; `Off` also silences data loading messages.
-    pub progress: ProgressMode,
-    /// Start the next run process while the previous one evaluates (see [`run_sweep`]).
-    pub overlap: bool,
-}
-
-impl SweepOptions {
-    fn chatty(&self) -> bool {
-        !matches!(self.progress, ProgressMode::Off)
-    }
-}
-
-/// Builds the command that trains one run (by id) in a child process; `None` trains in-process.
-pub type ChildCommand<'a> = Option<&'a dyn Fn(&str) -> Command>;
-
-/// `<out_dir>/<name>/`.
-pub fn sweep_dir(config: &SweepConfig, out_dir: Option<&Path>) -> PathBuf {
-    out_dir.unwrap_or(&config.out_dir).join(&config.name)
-}
-
-/// Loads the upstream data and expands the grid.
-pub fn plan(config: &SweepConfig, progress: bool) -> Result<(Upstream, Vec<PlannedRun>)> {
-    trace::phase("load-data", &config.name);
-    let upstream = Upstream::load(&config.upstream, config.seed, progress)?;
-    let runs = expand(config, upstream.input).map_err(|e| match e {
-        plateau_models::ModelError::Invalid { field, message } => config.error_in(&field, message),
-        other => config.error_in("grid", other),
-    })?;
-    Ok((upstream, runs))
-}
-
-/// Loads every downstream task at the model input of the sweep.
-pub fn load_downstream(
-    config: &SweepConfig,
-    upstream: &Upstream,
-    progress: bool,
-) -> Result<Vec<DownstreamTask>> {
-    config
-        .downstream
-        .iter()
-        .enumerate()
-        .map(|(i, task)| {
-            let loaded = DownstreamTask::load(task, upstream.input, config.seed, progress)?;
-            // Refused now rather than after the first run has trained.
-            let (class, smallest) = loaded
-                .pool
-                .class_counts()
-                .into_iter()
-                .enumerate()
-                .min_by_key(|&(_, count)| count)
-                .unwrap_or((0, 0));
-            if let Some(&shots) = task.shots.iter().max().filter(|&&s| s > smallest) {
-                return Err(config
-                    .error_in(
-                        &format!("downstream[{i}].shots"),
-                        format!(
-                            "{shots} shots per class, but class {class} of {} has only {smallest} \
-                             examples in the few-shot pool; use at most {smallest}",
-                            task.task_name()
-                        ),
-                    )
-                    .into());
-            }
-            Ok(loaded)
-        })
-        .collect()
-}
 
 /// Runs the sweep; returns the result rows of this invocation.
 pub fn run_sweep(
@@ -117,7 +46,7 @@ pub fn run_sweep(
     let downstream = load_downstream(config, &upstream, options.chatty())?;
     let store = ResultsStore::new(&dir);
     store.repair()?;
-    remove_stale_temporaries(&dir);
+    plateau_store::remove_stale_temporaries(&dir);
     let done = store.latest()?;
     let todo: Vec<&PlannedRun> = runs
         .iter()
@@ -311,7 +240,7 @@ pub fn run_sweep(
     progress.finish();
     trace::phase("report", &config.name);
     let reporting = Instant::now();
-    let report = plateau_metrics::report::write_report(&dir)
+    let report = plateau_metrics::report::write_report(&dir, &axes::meanings())
         .with_context(|| format!("writing the report in {}", dir.display()))?;
     eprintln!("report: {}", report.display());
     timing.report_seconds = reporting.elapsed().as_secs_f64();
@@ -319,7 +248,7 @@ pub fn run_sweep(
     if timing.runs_trained > 0 {
         eprintln!("{}", timing.describe());
         let json = serde_json::to_string_pretty(&timing)?;
-        plateau_data::cache::write_atomic(&dir.join(TIMING_FILE), json.as_bytes())?;
+        plateau_store::write_atomic(&dir.join(TIMING_FILE), json.as_bytes())?;
     }
     Ok(rows)
 }
@@ -386,252 +315,4 @@ fn start_line(index: usize, count: usize, elapsed: Duration, run: &PlannedRun) -
         ),
     };
     format!("[{}/{count}{eta}] {} {}", index + 1, run.id, run.label())
-}
-
-/// The summary of a run that finished after its sweep was killed, before its row was
-/// written: recorded instead of trained again (its tidying finished too).
-fn finished_on_disk(run_dir: &Path) -> Option<RunSummary> {
-    let summary = read_summary(run_dir)
-        .ok()
-        .filter(|s| s.status != RunStatus::Failed)?;
-    crate::checkpoint::remove(run_dir);
-    remove_stale_temporaries(run_dir);
-    Some(summary)
-}
-
-fn train_in_process(
-    run: &PlannedRun,
-    upstream: &Upstream,
-    downstream: &[DownstreamTask],
-    backend: Backend,
-    progress: ProgressMode,
-    run_dir: &Path,
-    stop: &AtomicBool,
-) -> RunSummary {
-    let ctx = RunContext {
-        upstream,
-        downstream,
-        backend,
-        run_dir: run_dir.to_path_buf(),
-        progress,
-        sweep: None,
-        stop,
-    };
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| train(run, &ctx))) {
-        Ok(Ok(summary)) => summary,
-        Ok(Err(error)) => RunSummary::failed(format!("{error:#}")),
-        Err(panic) => RunSummary::failed(panic_message(&panic)),
-    }
-}
-
-fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
-    let text = panic
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_else(|| "unknown panic".into());
-    format!("panicked: {text}")
-}
-
-fn result_row(run: &PlannedRun, summary: &RunSummary, backend: Backend) -> Result<ResultRow> {
-    let cost = run.spec.model.cost(&run.spec.input)?;
-    Ok(ResultRow {
-        run_id: run.id.clone(),
-        family: run.spec.model.family().to_string(),
-        preset: run.spec.preset.clone(),
-        config: run.axes.clone(),
-        model: serde_json::to_value(&run.spec.model)?,
-        params: cost.params,
-        flops_per_image: cost.flops,
-        train_flops: 3.0 * cost.flops as f64 * summary.images_seen as f64,
-        backend: backend.name().to_string(),
-        status: summary.status,
-        error: summary.error.clone(),
-        upstream: summary.upstream.clone(),
-        downstream: summary.downstream.clone(),
-        train_seconds: summary.train_seconds,
-        images_per_second: summary.images_per_second,
-        epochs: summary.epochs,
-        steps: summary.steps,
-    })
-}
-
-fn describe(row: &ResultRow) -> String {
-    match (&row.status, &row.upstream) {
-        (RunStatus::Ok, Some(up)) => {
-            let best = row
-                .downstream
-                .iter()
-                .filter(|d| d.layer == "pre_logits")
-                .map(|d| format!("{} {}-shot {:.3}", d.task, d.shots, d.accuracy_mean))
-                .collect::<Vec<_>>();
-            format!(
-                "ok: test accuracy {:.4}, {:.0} s, {:.0} img/s{}",
-                up.test_accuracy,
-                row.train_seconds,
-                row.images_per_second,
-                if best.is_empty() {
-                    String::new()
-                } else {
-                    format!("; {}", best.join(", "))
-                }
-            )
-        }
-        (status, _) => format!("{status:?}: {}", row.error.as_deref().unwrap_or("")),
-    }
-}
-
-/// Removes the temporary files (`*.tmp-<pid>`) of writes that a killed process left half-done;
-/// their complete versions were never renamed into place, so nothing is lost.
-pub fn remove_stale_temporaries(dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        if entry.file_name().to_string_lossy().contains(".tmp-") {
-            let _ = std::fs::remove_file(entry.path());
-        }
-    }
-}
-
-/// The time account of the latest invocation that trained something.
-pub const TIMING_FILE: &str = "timing.json";
-
-/// The lock file that keeps two sweeps from writing into one folder at once.
-pub const LOCK_FILE: &str = "sweep.lock";
-
-/// Takes `dir` for this sweep: locks it against a second sweep running at the same time (the
-/// lock lasts as long as the returned file is open, and the OS drops it if we are killed), and
-/// refuses a folder that holds another sweep's results.
-fn claim_dir(dir: &Path, config: &SweepConfig) -> Result<std::fs::File> {
-    std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
-    let lock_path = dir.join(LOCK_FILE);
-    let mut lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .read(true)
-        .write(true)
-        .open(&lock_path)
-        .with_context(|| lock_path.display().to_string())?;
-    match lock.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => {
-            let holder = std::fs::read_to_string(&lock_path).unwrap_or_default();
-            bail!(
-                "another sweep is writing to {} ({}); wait for it to finish, stop it, or pass \
-                 another --out",
-                dir.display(),
-                match holder.trim() {
-                    "" => "its process holds sweep.lock".to_string(),
-                    pid => format!("process {pid} holds sweep.lock"),
-                }
-            );
-        }
-        Err(std::fs::TryLockError::Error(error)) => {
-            return Err(error).with_context(|| format!("locking {}", lock_path.display()));
-        }
-    }
-    {
-        use std::io::{Seek, Write};
-        lock.set_len(0)?;
-        lock.seek(std::io::SeekFrom::Start(0))?;
-        write!(lock, "{}", std::process::id())?;
-        lock.flush()?;
-    }
-    let marker = dir.join("sweep.json");
-    if let Ok(text) = std::fs::read_to_string(&marker) {
-        let owner: serde_json::Value = serde_json::from_str(&text)
-            .with_context(|| format!("{}: corrupt", marker.display()))?;
-        if owner["name"] != serde_json::Value::String(config.name.clone()) {
-            bail!(
-                "{} holds the results of sweep {}, not {:?}; choose another --out or sweep name",
-                dir.display(),
-                owner["name"],
-                config.name
-            );
-        }
-    }
-    let json = serde_json::to_string_pretty(config)?;
-    plateau_data::cache::write_atomic(&marker, json.as_bytes())?;
-    Ok(lock)
-}
-
-fn print_plan(config: &SweepConfig, upstream: &Upstream, runs: &[PlannedRun]) -> Result<()> {
-    println!(
-        "{:<12}  {:<40}  {:>12}  {:>10}  {:>14}",
-        "run", "model", "params", "GFLOPs/img", "train PFLOPs"
-    );
-    let mut total = 0.0;
-    for run in runs {
-        let cost = run.spec.model.cost(&run.spec.input)?;
-        let examples = run
-            .spec
-            .upstream
-            .train_examples
-            .unwrap_or(upstream.splits.train.len()) as f64;
-        let images = match (run.spec.train.steps, run.spec.train.epochs) {
-            (Some(steps), _) => (steps * run.spec.train.batch_size) as f64,
-            (None, Some(epochs)) => epochs as f64 * examples,
-            _ => 0.0,
-        };
-        let train_flops = 3.0 * cost.flops as f64 * images;
-        total += train_flops;
-        println!(
-            "{:<12}  {:<40}  {:>12}  {:>10.4}  {:>14.6}",
-            run.id,
-            run.label(),
-            cost.params,
-            cost.flops as f64 / 1e9,
-            train_flops / 1e15
-        );
-    }
-    println!(
-        "{} runs of sweep {}; estimated training compute {:.4} PFLOPs",
-        runs.len(),
-        config.name,
-        total / 1e15
-    );
-    Ok(())
-}
-
-/// Trains the run `run_id` of the sweep in this process (what a child process does, with its
-/// `sweep` link).
-pub fn train_one(
-    config: &SweepConfig,
-    run_id: &str,
-    options: &SweepOptions,
-    sweep: Option<&SweepLink>,
-    stop: &AtomicBool,
-) -> Result<RunSummary> {
-    let (upstream, runs) = plan(config, false)?;
-    let run = runs.iter().find(|r| r.id == run_id).with_context(|| {
-        format!(
-            "no run {run_id} in sweep {}; `plateau sweep CONFIG --dry-run` lists the run ids",
-            config.name
-        )
-    })?;
-    let downstream = load_downstream(config, &upstream, false)?;
-    let run_dir = sweep_dir(config, options.out_dir.as_deref()).join(run_id);
-    let ctx = RunContext {
-        upstream: &upstream,
-        downstream: &downstream,
-        backend: options.backend,
-        run_dir: run_dir.clone(),
-        progress: options.progress.clone(),
-        sweep,
-        stop,
-    };
-    // A panic (shapes, out-of-memory on a GPU allocator) is recorded like an error.
-    let hook_dir = run_dir.clone();
-    let default_hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        record_failure(&hook_dir, &format!("panicked: {info}"));
-        default_hook(info);
-    }));
-    let summary =
-        train(run, &ctx).inspect_err(|error| record_failure(&run_dir, &format!("{error:#}")))?;
-    if summary.status == RunStatus::Diverged {
-        bail!("diverged: {}", summary.error.as_deref().unwrap_or(""));
-    }
-    Ok(summary)
 }

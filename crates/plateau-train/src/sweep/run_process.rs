@@ -10,8 +10,8 @@ use std::sync::{Arc, Condvar, Mutex};
 
 use plateau_metrics::results::RunStatus;
 
-use crate::progress::{Milestone, SweepProgress};
-use crate::run::{RunSummary, read_summary};
+use crate::run::summary::{RunSummary, read_summary};
+use crate::sweep::progress::{Milestone, SweepProgress};
 
 /// The `plateau train` flag that asks a child run for progress events instead of its own bar.
 pub const PROGRESS_EVENTS_FLAG: &str = "--progress-events";

@@ -1,68 +1,31 @@
-//! One training run: epochs of forward → loss → backward → step, validation and a resume
-//! checkpoint after every epoch, then upstream test accuracy and downstream few-shot probes.
+//! The training loop of one run: epochs of forward → loss → backward → step, validation and a
+//! resume checkpoint after every epoch, then upstream test accuracy, the exported weights and
+//! the downstream measurements.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use burn::module::Module;
-use burn::nn::loss::CrossEntropyLossConfig;
-use burn::prelude::*;
-use plateau_data::ImageSet;
 use plateau_data::batch::{batch_tensors, epoch_order, epoch_rng};
-use plateau_metrics::results::{DownstreamResult, RunStatus, UpstreamResult};
-use plateau_models::Model;
-use serde::{Deserialize, Serialize};
+use plateau_metrics::results::{RunStatus, UpstreamResult};
 
 use crate::Backend;
-use crate::checkpoint::{self, TrainState};
-use crate::child::SweepLink;
-use crate::data::{DownstreamTask, Upstream};
-use crate::finetune::finetune;
-use crate::plan::PlannedRun;
-use crate::probe::probe_all;
-use crate::progress::{Milestone, ProgressMode, RunProgress};
-use crate::schedule::learning_rate;
-use crate::step::{build_optimizer, loss_function, train_step};
-use crate::timing::{PhaseSeconds, timed};
+use crate::run::checkpoint::{self, TrainState};
+use crate::run::data::{DownstreamTask, Upstream};
+use crate::run::evaluate::evaluate;
+use crate::run::measure::MEASUREMENTS;
+use crate::run::metrics_log::open_metrics;
+use crate::run::schedule::learning_rate;
+use crate::run::step::{build_optimizer, loss_function, train_step};
+use crate::run::summary::{RunSummary, write_summary};
+use crate::sweep::folders::lock_run_dir;
+use crate::sweep::plan::PlannedRun;
+use crate::sweep::progress::{self, Milestone, ProgressMode, RunProgress};
+use crate::sweep::run_process::SweepLink;
+use crate::sweep::timing::{PhaseSeconds, timed};
 use crate::trace;
-
-/// What a finished (or diverged) run reports; written to `summary.json`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct RunSummary {
-    pub status: RunStatus,
-    pub error: Option<String>,
-    pub upstream: Option<UpstreamResult>,
-    pub downstream: Vec<DownstreamResult>,
-    pub train_seconds: f64,
-    pub images_per_second: f64,
-    pub images_seen: u64,
-    pub epochs: usize,
-    pub steps: usize,
-    /// Where this process's time went (a resumed run counts only what it did after resuming).
-    #[serde(default)]
-    pub seconds: PhaseSeconds,
-}
-
-impl RunSummary {
-    /// A run that ended without a result, and why.
-    pub fn failed(error: String) -> Self {
-        Self {
-            status: RunStatus::Failed,
-            error: Some(error),
-            upstream: None,
-            downstream: Vec::new(),
-            train_seconds: 0.0,
-            images_per_second: 0.0,
-            images_seen: 0,
-            epochs: 0,
-            steps: 0,
-            seconds: Default::default(),
-        }
-    }
-}
 
 /// Everything a run reads besides its spec.
 pub struct RunContext<'a> {
@@ -85,8 +48,8 @@ pub fn train(run: &PlannedRun, ctx: &RunContext) -> Result<RunSummary> {
     let spec = &run.spec;
     std::fs::create_dir_all(&ctx.run_dir)?;
     let _run_lock = lock_run_dir(&ctx.run_dir)?;
-    crate::runner::remove_stale_temporaries(&ctx.run_dir);
-    plateau_data::cache::write_atomic(
+    plateau_store::remove_stale_temporaries(&ctx.run_dir);
+    plateau_store::write_atomic(
         &ctx.run_dir.join("config.json"),
         serde_json::to_string_pretty(&spec)?.as_bytes(),
     )?;
@@ -118,17 +81,17 @@ pub fn train(run: &PlannedRun, ctx: &RunContext) -> Result<RunSummary> {
     let mut seconds = PhaseSeconds::default();
     trace::phase("ready", &run.id);
     if let Some(sweep) = ctx.sweep {
-        crate::progress::announce(Milestone::Ready);
+        progress::announce(Milestone::Ready);
         sweep.wait_to_train();
     }
     let progress = RunProgress::new(&ctx.progress, &run.label(), total_steps, state.step);
-    let mut metrics = open_metrics(&ctx.run_dir, state.epoch)?;
+    let metrics = open_metrics(&ctx.run_dir, state.epoch)?;
     // Once, when the last epoch's steps are done (before the loop if a resumed run had
     // finished them): its last validation, test and probes may run beside the next run.
     let announce_trained = || {
         trace::phase("trained", &run.id);
         if ctx.sweep.is_some() {
-            crate::progress::announce(Milestone::Trained);
+            progress::announce(Milestone::Trained);
         }
     };
     if state.epoch >= epochs {
@@ -219,8 +182,7 @@ pub fn train(run: &PlannedRun, ctx: &RunContext) -> Result<RunSummary> {
             "lr": learning_rate(spec.train.lr, state.step.saturating_sub(1), total_steps, spec.train.warmup_steps, spec.train.schedule),
             "train_seconds": state.train_seconds,
         });
-        writeln!(metrics, "{line}")?;
-        metrics.sync_all()?;
+        metrics.append(&line)?;
         trace::phase("checkpoint", &run.id);
         timed(&mut seconds.checkpoints, || {
             checkpoint::save(&ctx.run_dir, &model, &optimizer, &state)
@@ -249,17 +211,13 @@ pub fn train(run: &PlannedRun, ctx: &RunContext) -> Result<RunSummary> {
         )
     });
     trace::phase("probe", &run.id);
-    let mut downstream = timed(&mut seconds.probes, || {
-        probe_all(&eval_model, &run.spec, ctx.downstream, &device)
-    })?;
-    timed(&mut seconds.finetune, || -> Result<()> {
-        for task in ctx.downstream {
-            if let Some(config) = &task.config.finetune {
-                downstream.extend(finetune(&eval_model, &run.spec, task, config, &device)?);
-            }
-        }
-        Ok(())
-    })?;
+    let mut downstream = Vec::new();
+    for measurement in MEASUREMENTS {
+        let results = timed(measurement.seconds(&mut seconds), || {
+            measurement.measure(&eval_model, &run.spec, ctx.downstream, &device)
+        })?;
+        downstream.extend(results);
+    }
     let summary = RunSummary {
         status: RunStatus::Ok,
         error: None,
@@ -282,53 +240,6 @@ pub fn train(run: &PlannedRun, ctx: &RunContext) -> Result<RunSummary> {
     Ok(summary)
 }
 
-/// Holds `run.lock` for as long as the returned file lives. Only one process trains a run at a
-/// time: one still exiting after its sweep was killed is waited for, not raced.
-fn lock_run_dir(run_dir: &Path) -> Result<std::fs::File> {
-    let path = run_dir.join("run.lock");
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .with_context(|| path.display().to_string())?;
-    if let Err(std::fs::TryLockError::WouldBlock) = lock.try_lock() {
-        eprintln!(
-            "{}: another process is training this run; waiting for it to end",
-            run_dir.display()
-        );
-        lock.lock()
-            .with_context(|| format!("locking {}", path.display()))?;
-    }
-    Ok(lock)
-}
-
-/// `metrics.jsonl`, opened for appending after dropping the lines of epochs past `epoch` (the
-/// checkpoint resumed from): a run killed after logging an epoch but before its checkpoint
-/// would otherwise log that epoch twice. A torn last line is dropped too.
-fn open_metrics(run_dir: &Path, epoch: usize) -> Result<std::fs::File> {
-    let path = run_dir.join("metrics.jsonl");
-    let text = std::fs::read_to_string(&path).unwrap_or_default();
-    let kept: String = text
-        .split_inclusive('\n')
-        .filter(|line| line.ends_with('\n'))
-        .filter(|line| {
-            serde_json::from_str::<serde_json::Value>(line)
-                .ok()
-                .and_then(|v| v["epoch"].as_u64())
-                .is_some_and(|e| e as usize <= epoch)
-        })
-        .collect();
-    if kept != text {
-        plateau_data::cache::write_atomic(&path, kept.as_bytes())?;
-    }
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .with_context(|| path.display().to_string())
-}
-
 fn diverged(run_dir: &Path, state: &TrainState, seconds: PhaseSeconds, why: String) -> RunSummary {
     let summary = RunSummary {
         status: RunStatus::Diverged,
@@ -344,44 +255,4 @@ fn diverged(run_dir: &Path, state: &TrainState, seconds: PhaseSeconds, why: Stri
     };
     let _ = write_summary(run_dir, &summary);
     summary
-}
-
-pub fn write_summary(run_dir: &Path, summary: &RunSummary) -> Result<()> {
-    let json = serde_json::to_string_pretty(summary)?;
-    Ok(plateau_data::cache::write_atomic(
-        &run_dir.join("summary.json"),
-        json.as_bytes(),
-    )?)
-}
-
-pub fn read_summary(run_dir: &Path) -> Result<RunSummary> {
-    let path = run_dir.join("summary.json");
-    serde_json::from_slice(&std::fs::read(&path).with_context(|| path.display().to_string())?)
-        .with_context(|| format!("{}: corrupt summary", path.display()))
-}
-
-/// Accuracy and mean cross-entropy of `model` on `set`.
-pub(crate) fn evaluate(
-    model: &Model,
-    set: &ImageSet,
-    batch_size: usize,
-    device: &Device,
-) -> (f64, f64) {
-    let loss_fn = CrossEntropyLossConfig::new().init(device);
-    let (mut correct, mut loss_sum) = (0usize, 0.0f64);
-    let indices: Vec<usize> = (0..set.len()).collect();
-    for batch in indices.chunks(batch_size) {
-        let (images, labels) = batch_tensors(set, batch, None, device);
-        let logits = model.forward(images);
-        loss_sum += loss_fn
-            .forward(logits.clone(), labels.clone())
-            .into_scalar::<f32>() as f64
-            * batch.len() as f64;
-        let predicted = logits.argmax(1).reshape([batch.len()]);
-        correct += predicted.equal(labels).int().sum().into_scalar::<i64>() as usize;
-    }
-    (
-        correct as f64 / set.len().max(1) as f64,
-        loss_sum / set.len().max(1) as f64,
-    )
 }

@@ -14,9 +14,11 @@ use plateau_metrics::fewshot::{FeatureMatrix, ProbeConfig, few_shot_accuracy, me
 use plateau_metrics::results::DownstreamResult;
 use plateau_models::Model;
 
-use crate::config::Layers;
-use crate::data::DownstreamTask;
-use crate::plan::RunSpec;
+use crate::run::data::DownstreamTask;
+use crate::run::measure::Measurement;
+use crate::run::spec::RunSpec;
+use crate::sweep::sections::Layers;
+use crate::sweep::timing::PhaseSeconds;
 
 /// One probed layer.
 #[derive(Clone, Debug, PartialEq)]
@@ -223,7 +225,26 @@ pub fn probe_accuracies(
 }
 
 /// Few-shot probes of every downstream task at every asked layer, shot count and seed.
-pub fn probe_all(
+/// Few-shot ridge probes of the frozen features, per task, layer, shot count and seed.
+pub(crate) struct FewShotProbes;
+
+impl Measurement for FewShotProbes {
+    fn seconds<'a>(&self, seconds: &'a mut PhaseSeconds) -> &'a mut f64 {
+        &mut seconds.probes
+    }
+
+    fn measure(
+        &self,
+        model: &Model,
+        spec: &RunSpec,
+        tasks: &[DownstreamTask],
+        device: &Device,
+    ) -> Result<Vec<DownstreamResult>> {
+        probe_all(model, spec, tasks, device)
+    }
+}
+
+fn probe_all(
     model: &Model,
     spec: &RunSpec,
     tasks: &[DownstreamTask],

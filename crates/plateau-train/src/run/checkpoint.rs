@@ -4,7 +4,6 @@
 //! - `model.safetensors`: the weights under readable names (`blocks.3.attn.qkv.weight`) for
 //!   anyone with a safetensors reader (numpy, PyTorch).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -12,8 +11,8 @@ use burn::module::Module;
 use burn::optim::ModuleOptimizer;
 use burn::store::{BurnpackStore, ModuleSnapshot, SafetensorsStore};
 use burn::tensor::{Bytes, Device};
-use plateau_data::cache::{sync_dir, write_atomic};
 use plateau_models::Model;
+use plateau_store::{StagedDir, current_or_previous, write_atomic};
 use serde::{Deserialize, Serialize};
 
 /// Where training stands after a finished epoch.
@@ -31,16 +30,8 @@ pub struct TrainState {
     pub val_accuracy: f64,
 }
 
+/// The resume checkpoint's folder in a run's folder.
 const DIR: &str = "checkpoint";
-const STAGING: &str = ".checkpoint.new";
-const PREVIOUS: &str = ".checkpoint.old";
-
-fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut file = std::fs::File::create(path).with_context(|| path.display().to_string())?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    Ok(())
-}
 
 /// Saves the resume checkpoint of `run_dir`, replacing the previous one only once complete.
 pub fn save(
@@ -49,9 +40,7 @@ pub fn save(
     optimizer: &ModuleOptimizer,
     state: &TrainState,
 ) -> Result<()> {
-    let staging = run_dir.join(STAGING);
-    let _ = std::fs::remove_dir_all(&staging);
-    std::fs::create_dir_all(&staging)?;
+    let staged = StagedDir::new(&run_dir.join(DIR))?;
     let mut store = BurnpackStore::from_bytes(None);
     model
         .save_into(&mut store)
@@ -59,38 +48,25 @@ pub fn save(
     let model_bytes = store
         .get_bytes()
         .map_err(|e| anyhow::anyhow!("encoding the model: {e:?}"))?;
-    write_file(&staging.join("model.bpk"), &model_bytes)?;
+    staged.write_file("model.bpk", &model_bytes)?;
     let optimizer_bytes = optimizer
         .into_bytes()
         .map_err(|e| anyhow::anyhow!("encoding the optimizer: {e:?}"))?;
-    write_file(&staging.join("optimizer.bin"), &optimizer_bytes)?;
-    write_file(
-        &staging.join("state.json"),
+    staged.write_file("optimizer.bin", &optimizer_bytes)?;
+    staged.write_file(
+        "state.json",
         serde_json::to_string_pretty(state)?.as_bytes(),
     )?;
-    let current = run_dir.join(DIR);
-    let previous = run_dir.join(PREVIOUS);
-    let _ = std::fs::remove_dir_all(&previous);
-    if current.exists() {
-        std::fs::rename(&current, &previous)?;
-    }
-    std::fs::rename(&staging, &current)?;
-    sync_dir(run_dir)?;
-    let _ = std::fs::remove_dir_all(&previous);
-    Ok(())
+    Ok(staged.replace()?)
 }
 
 /// The newest complete resume checkpoint of `run_dir`, if any.
 fn latest_dir(run_dir: &Path) -> Option<PathBuf> {
-    // A crash between the two renames of `save` leaves only the previous checkpoint.
-    [DIR, PREVIOUS]
-        .into_iter()
-        .map(|d| run_dir.join(d))
-        .find(|d| {
-            d.join("state.json").is_file()
-                && d.join("model.bpk").is_file()
-                && d.join("optimizer.bin").is_file()
-        })
+    current_or_previous(&run_dir.join(DIR)).filter(|d| {
+        d.join("state.json").is_file()
+            && d.join("model.bpk").is_file()
+            && d.join("optimizer.bin").is_file()
+    })
 }
 
 /// Restores model, optimizer and position from `run_dir`, or `None` when there is no checkpoint.
@@ -182,6 +158,5 @@ pub fn canonical_safetensors(bytes: Vec<u8>) -> Result<Vec<u8>> {
 
 /// Removes the resume checkpoint once the run is finished (the safetensors export stays).
 pub fn remove(run_dir: &Path) {
-    let _ = std::fs::remove_dir_all(run_dir.join(DIR));
-    let _ = std::fs::remove_dir_all(run_dir.join(PREVIOUS));
+    plateau_store::remove_replaced(&run_dir.join(DIR));
 }

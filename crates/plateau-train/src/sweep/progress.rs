@@ -48,7 +48,7 @@ enum Event {
     },
 }
 
-/// What a run process tells its sweep about where it is (see [`crate::child`]).
+/// What a run process tells its sweep about where it is (see [`crate::sweep::run_process`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Milestone {

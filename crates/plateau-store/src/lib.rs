@@ -1,0 +1,20 @@
+//! plateau-store: the one home of plateau's crash safety. Every file that a kill, a power cut
+//! or a full disk must not leave half-written goes through here:
+//!
+//! - [`write_atomic`]: a whole file replaced at once (temporary, fsync, rename, fsync the folder);
+//! - [`StagedDir`]: a folder filled beside its target and swapped in whole (checkpoints, datasets);
+//! - [`remove_stale_temporaries`]: what a killed writer left behind, removed on resume;
+//! - [`Jsonl`]: append-only JSON lines whose torn last line is detected and cut.
+//!
+//! Errors name the path ([`StoreError`]) and keep the OS error's kind, so a caller can tell a
+//! full disk from a bug.
+
+mod atomic;
+mod error;
+mod jsonl;
+mod staged;
+
+pub use atomic::{is_temporary, remove_stale_temporaries, sync_dir, temporary_path, write_atomic};
+pub use error::{Result, StoreError};
+pub use jsonl::Jsonl;
+pub use staged::{StagedDir, current_or_previous, remove_replaced};

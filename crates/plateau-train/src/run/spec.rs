@@ -1,0 +1,31 @@
+//! A run's spec: everything one training run needs, resolved (no grid, no defaults left), and
+//! its id, a hash of everything that changes the result, so the same run is never trained twice.
+
+use plateau_models::{InputSpec, ModelConfig};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::sweep::sections::{DownstreamConfig, TrainConfig, UpstreamConfig};
+
+/// Everything one training run needs, resolved.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct RunSpec {
+    /// The preset the model came from, if any (display only).
+    pub preset: Option<String>,
+    pub model: ModelConfig,
+    pub input: InputSpec,
+    pub upstream: UpstreamConfig,
+    pub train: TrainConfig,
+    pub downstream: Vec<DownstreamConfig>,
+    /// Seeds model initialisation, data order and augmentation.
+    pub seed: u64,
+    /// Seeds data splits and few-shot draws (shared by the whole sweep).
+    pub data_seed: u64,
+}
+
+/// The run id: 12 hex digits of the SHA-256 of the spec's canonical JSON.
+pub fn run_id(spec: &RunSpec) -> String {
+    let json = serde_json::to_vec(spec).expect("run specs serialise");
+    let digest = Sha256::digest(json);
+    digest.iter().take(6).map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,217 @@
+//! The sweep config: one TOML file describing the data, the training recipe, the downstream
+//! tasks and a grid of model sizes. Unknown keys are errors; every error names the file and,
+//! for TOML, the line and column. See `configs/README.md` for the field reference.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use crate::sweep::grid::GridEntry;
+use crate::sweep::overrides::apply_override;
+pub use crate::sweep::sections::{
+    DownstreamConfig, FinetuneConfig, Layers, OptimizerKind, Schedule, TrainConfig, UpstreamConfig,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: {message}")]
+    Read { path: PathBuf, message: String },
+    #[error("{path}: invalid `{field}`: {message}")]
+    Invalid {
+        path: PathBuf,
+        field: String,
+        message: String,
+    },
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SweepConfig {
+    /// Names the output folder `<out_dir>/<name>/`.
+    pub name: String,
+    #[serde(default = "default_out_dir")]
+    pub out_dir: PathBuf,
+    /// Seeds data splits and few-shot draws (model seeds are a grid axis).
+    #[serde(default)]
+    pub seed: u64,
+    pub upstream: UpstreamConfig,
+    pub train: TrainConfig,
+    #[serde(default)]
+    pub downstream: Vec<DownstreamConfig>,
+    /// One entry per model family or preset, each with its own axes.
+    pub grid: Vec<GridEntry>,
+    /// The file this config was read from, for error messages (not part of the config).
+    #[serde(skip)]
+    pub source: PathBuf,
+}
+
+fn default_out_dir() -> PathBuf {
+    PathBuf::from("runs")
+}
+
+impl SweepConfig {
+    /// Prefixes an error found after parsing (a model shape, a data size) with this config's
+    /// file, so it reads like the parser's own.
+    pub fn error_in(&self, field: &str, message: impl std::fmt::Display) -> ConfigError {
+        ConfigError::Invalid {
+            path: self.source.clone(),
+            field: field.to_string(),
+            message: message.to_string(),
+        }
+    }
+
+    /// Reads `path`, applies `key=value` overrides (dotted keys, TOML values), and validates.
+    pub fn load(path: &Path, overrides: &[String]) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        Self::parse(path, &text, overrides)
+    }
+
+    pub fn parse(path: &Path, text: &str, overrides: &[String]) -> Result<Self, ConfigError> {
+        let read_error = |message: String| ConfigError::Read {
+            path: path.to_path_buf(),
+            message,
+        };
+        let config: Self = if overrides.is_empty() {
+            // Straight from the text, so errors carry line and column.
+            toml::from_str(text).map_err(|e| read_error(e.to_string()))?
+        } else {
+            let mut table: toml::Table =
+                toml::from_str(text).map_err(|e| read_error(e.to_string()))?;
+            for assignment in overrides {
+                apply_override(&mut table, assignment).map_err(read_error)?;
+            }
+            toml::Value::Table(table)
+                .try_into()
+                .map_err(|e: toml::de::Error| read_error(format!("after --set: {e}")))?
+        };
+        config.validate(path)?;
+        Ok(Self {
+            source: path.to_path_buf(),
+            ..config
+        })
+    }
+
+    fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+        let invalid = |field: &str, message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            field: field.to_string(),
+            message,
+        };
+        if self.name.is_empty() || self.name.contains(['/', '\\']) {
+            return Err(invalid(
+                "name",
+                format!("{:?} must be a non-empty folder name", self.name),
+            ));
+        }
+        let known_dataset = |field: &str, name: &str| {
+            plateau_data::registry::spec(name)
+                .map(|_| ())
+                .map_err(|e| invalid(field, e.to_string()))
+        };
+        known_dataset("upstream.dataset", &self.upstream.dataset)?;
+        for (i, task) in self.downstream.iter().enumerate() {
+            known_dataset(&format!("downstream[{i}].dataset"), &task.dataset)?;
+        }
+        let t = &self.train;
+        if t.batch_size == 0 || t.eval_batch_size == 0 {
+            return Err(invalid("train.batch_size", "must be at least 1".into()));
+        }
+        if t.epochs.is_some() == t.steps.is_some() {
+            return Err(invalid(
+                "train.epochs",
+                "give exactly one of `epochs` and `steps`".into(),
+            ));
+        }
+        if t.epochs == Some(0) || t.steps == Some(0) {
+            return Err(invalid("train.epochs", "must be at least 1".into()));
+        }
+        if !(t.lr > 0.0 && t.lr.is_finite()) {
+            return Err(invalid(
+                "train.lr",
+                format!("{} must be a positive number", t.lr),
+            ));
+        }
+        if !(0.0..1.0).contains(&t.label_smoothing) {
+            return Err(invalid(
+                "train.label_smoothing",
+                format!("{} must lie in [0, 1)", t.label_smoothing),
+            ));
+        }
+        if !(0.0..1.0).contains(&self.upstream.val_fraction) || self.upstream.val_fraction == 0.0 {
+            return Err(invalid(
+                "upstream.val_fraction",
+                format!("{} must lie in (0, 1)", self.upstream.val_fraction),
+            ));
+        }
+        if self.grid.is_empty() {
+            return Err(invalid(
+                "grid",
+                "is empty: add at least one [[grid]] entry with a `preset` or `model`".into(),
+            ));
+        }
+        for (i, entry) in self.grid.iter().enumerate() {
+            if entry.preset.is_some() == entry.model.is_some() {
+                return Err(invalid(
+                    &format!("grid[{i}]"),
+                    "give exactly one of `preset` and `model`".into(),
+                ));
+            }
+            if let Some(name) = &entry.preset {
+                plateau_models::preset(name)
+                    .map_err(|e| invalid(&format!("grid[{i}].preset"), e.to_string()))?;
+            }
+            for (axis, values) in &entry.axes {
+                if values.is_empty() {
+                    return Err(invalid(
+                        &format!("grid[{i}].{axis}"),
+                        "is an empty list: give at least one value or remove the key".into(),
+                    ));
+                }
+            }
+        }
+        for (i, task) in self.downstream.iter().enumerate() {
+            if task.shots.is_empty() || task.shots.contains(&0) {
+                return Err(invalid(
+                    &format!("downstream[{i}].shots"),
+                    "must list shot counts of at least 1".into(),
+                ));
+            }
+            if task.seeds == 0 {
+                return Err(invalid(
+                    &format!("downstream[{i}].seeds"),
+                    "must be at least 1".into(),
+                ));
+            }
+            if let Some(finetune) = &task.finetune {
+                let field = |name: &str| format!("downstream[{i}].finetune.{name}");
+                if finetune.steps == 0 || finetune.batch_size == 0 {
+                    return Err(invalid(
+                        &field("steps"),
+                        "steps and batch_size must be at least 1".into(),
+                    ));
+                }
+                if !(finetune.lr.is_finite() && finetune.lr > 0.0) {
+                    return Err(invalid(&field("lr"), "must be a positive number".into()));
+                }
+                if finetune.examples_per_class == Some(0) {
+                    return Err(invalid(
+                        &field("examples_per_class"),
+                        "must be at least 1 (or left out for the whole train split)".into(),
+                    ));
+                }
+            }
+            if let Layers::Named(name) = &task.layers
+                && name != "all"
+            {
+                return Err(invalid(
+                    &format!("downstream[{i}].layers"),
+                    format!("{name:?}: use \"all\" or a list of layer names"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}

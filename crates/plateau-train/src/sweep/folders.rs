@@ -1,0 +1,110 @@
+//! A sweep's output folder and its runs' folders: where they are, the locks that keep two
+//! processes from writing one at a time, and what a finished run leaves in its folder.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use plateau_metrics::results::RunStatus;
+
+use crate::run::checkpoint;
+use crate::run::summary::{RunSummary, read_summary};
+use crate::sweep::config::SweepConfig;
+
+/// `<out_dir>/<name>/`.
+pub fn sweep_dir(config: &SweepConfig, out_dir: Option<&Path>) -> PathBuf {
+    out_dir.unwrap_or(&config.out_dir).join(&config.name)
+}
+
+/// The time account of the latest invocation that trained something.
+pub const TIMING_FILE: &str = "timing.json";
+
+/// The lock file that keeps two sweeps from writing into one folder at once.
+pub const LOCK_FILE: &str = "sweep.lock";
+
+/// Takes `dir` for this sweep: locks it against a second sweep running at the same time (the
+/// lock lasts as long as the returned file is open, and the OS drops it if we are killed), and
+/// refuses a folder that holds another sweep's results.
+pub(crate) fn claim_dir(dir: &Path, config: &SweepConfig) -> Result<std::fs::File> {
+    std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
+    let lock_path = dir.join(LOCK_FILE);
+    let mut lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| lock_path.display().to_string())?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let holder = std::fs::read_to_string(&lock_path).unwrap_or_default();
+            bail!(
+                "another sweep is writing to {} ({}); wait for it to finish, stop it, or pass \
+                 another --out",
+                dir.display(),
+                match holder.trim() {
+                    "" => "its process holds sweep.lock".to_string(),
+                    pid => format!("process {pid} holds sweep.lock"),
+                }
+            );
+        }
+        Err(std::fs::TryLockError::Error(error)) => {
+            return Err(error).with_context(|| format!("locking {}", lock_path.display()));
+        }
+    }
+    {
+        use std::io::{Seek, Write};
+        lock.set_len(0)?;
+        lock.seek(std::io::SeekFrom::Start(0))?;
+        write!(lock, "{}", std::process::id())?;
+        lock.flush()?;
+    }
+    let marker = dir.join("sweep.json");
+    if let Ok(text) = std::fs::read_to_string(&marker) {
+        let owner: serde_json::Value = serde_json::from_str(&text)
+            .with_context(|| format!("{}: corrupt", marker.display()))?;
+        if owner["name"] != serde_json::Value::String(config.name.clone()) {
+            bail!(
+                "{} holds the results of sweep {}, not {:?}; choose another --out or sweep name",
+                dir.display(),
+                owner["name"],
+                config.name
+            );
+        }
+    }
+    let json = serde_json::to_string_pretty(config)?;
+    plateau_store::write_atomic(&marker, json.as_bytes())?;
+    Ok(lock)
+}
+
+/// Holds `run.lock` for as long as the returned file lives. Only one process trains a run at a
+/// time: one still exiting after its sweep was killed is waited for, not raced.
+pub(crate) fn lock_run_dir(run_dir: &Path) -> Result<std::fs::File> {
+    let path = run_dir.join("run.lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| path.display().to_string())?;
+    if let Err(std::fs::TryLockError::WouldBlock) = lock.try_lock() {
+        eprintln!(
+            "{}: another process is training this run; waiting for it to end",
+            run_dir.display()
+        );
+        lock.lock()
+            .with_context(|| format!("locking {}", path.display()))?;
+    }
+    Ok(lock)
+}
+
+/// The summary of a run that finished after its sweep was killed, before its row was
+/// written: recorded instead of trained again (its tidying finished too).
+pub(crate) fn finished_on_disk(run_dir: &Path) -> Option<RunSummary> {
+    let summary = read_summary(run_dir)
+        .ok()
+        .filter(|s| s.status != RunStatus::Failed)?;
+    checkpoint::remove(run_dir);
+    plateau_store::remove_stale_temporaries(run_dir);
+    Some(summary)
+}

@@ -1,0 +1,30 @@
+//! A sweep, from one TOML file to a folder of results: the config and its table of axes, the
+//! plan, the runner that trains each run in a process of its own, and what it records.
+//!
+//! - `config.rs`: the TOML file, validated; `sections.rs`: its data, training and downstream
+//!   sections; `grid.rs`: its `[[grid]]` entries; `overrides.rs`: `--set`.
+//! - `axes.rs`: the table of sweep axes, each declared once.
+//! - `plan.rs`: grid expansion into run specs and their ids; `dry_run.rs` prints it.
+//! - `inputs.rs`: the data every run reads, loaded once and checked before anything trains.
+//! - `runner.rs`: the loop over runs; `options.rs`: how it is run.
+//! - `run_process.rs`: the protocol between a sweep and its run processes; `one_run.rs`: a run
+//!   trained in this process or as a run process.
+//! - `record.rs`: a run's result row; `folders.rs`: output folders and their locks.
+//! - `progress.rs` + `timing.rs`: what a sweep shows and where its time went.
+
+pub(crate) mod axes;
+pub(crate) mod config;
+pub(crate) mod dry_run;
+pub(crate) mod folders;
+pub(crate) mod grid;
+pub(crate) mod inputs;
+pub(crate) mod one_run;
+pub(crate) mod options;
+pub(crate) mod overrides;
+pub(crate) mod plan;
+pub(crate) mod progress;
+pub(crate) mod record;
+pub(crate) mod run_process;
+pub(crate) mod runner;
+pub(crate) mod sections;
+pub(crate) mod timing;

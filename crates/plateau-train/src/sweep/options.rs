@@ -1,0 +1,29 @@
+//! How a sweep is run: the choices of the command line, not of the config.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::Backend;
+use crate::sweep::progress::ProgressMode;
+
+/// How a sweep is run.
+pub struct SweepOptions {
+    pub backend: Backend,
+    /// Overrides the config's `out_dir`.
+    pub out_dir: Option<PathBuf>,
+    pub dry_run: bool,
+    pub rerun_failed: bool,
+    /// How runs report; `Off` also silences data loading messages.
+    pub progress: ProgressMode,
+    /// Start the next run process while the previous one evaluates (see [`run_sweep`](crate::run_sweep)).
+    pub overlap: bool,
+}
+
+impl SweepOptions {
+    pub(crate) fn chatty(&self) -> bool {
+        !matches!(self.progress, ProgressMode::Off)
+    }
+}
+
+/// Builds the command that trains one run (by id) in a child process; `None` trains in-process.
+pub type ChildCommand<'a> = Option<&'a dyn Fn(&str) -> Command>;

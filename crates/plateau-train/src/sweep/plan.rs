@@ -1,0 +1,76 @@
+//! Grid expansion: a sweep config becomes one fully resolved [`RunSpec`] per grid point, each
+//! with its run id and the axis values that tell it from its neighbours.
+
+use std::collections::BTreeMap;
+
+use plateau_models::{InputSpec, ModelError};
+use serde::Serialize;
+
+use crate::run::spec::{RunSpec, run_id};
+use crate::sweep::config::SweepConfig;
+
+/// A planned run: its spec, id and the axis values that distinguish it.
+#[derive(Clone, Debug, Serialize)]
+pub struct PlannedRun {
+    pub id: String,
+    pub spec: RunSpec,
+    /// The varied axes of its grid entry (`width`, `lr`, …), for display and results.
+    pub axes: BTreeMap<String, serde_json::Value>,
+}
+
+impl PlannedRun {
+    /// A short human label: `vit-tiny-p4 width=64 seed=0`.
+    pub fn label(&self) -> String {
+        let name = self
+            .spec
+            .preset
+            .clone()
+            .unwrap_or_else(|| self.spec.model.family().to_string());
+        let axes: Vec<String> = self.axes.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        format!("{name} {}", axes.join(" ")).trim().to_string()
+    }
+}
+
+/// Every run of the sweep, in grid order. `input` is the dataset's (channels, size, classes).
+pub fn expand(config: &SweepConfig, input: InputSpec) -> Result<Vec<PlannedRun>, ModelError> {
+    let mut runs = Vec::new();
+    for (index, entry) in config.grid.iter().enumerate() {
+        let base = match (&entry.preset, &entry.model) {
+            (Some(name), _) => plateau_models::preset(name)?.config(),
+            (None, Some(model)) => model.clone(),
+            (None, None) => unreachable!("validated: a grid entry has a preset or a model"),
+        };
+        for point in entry.points() {
+            let mut spec = RunSpec {
+                preset: entry.preset.clone(),
+                model: base.clone(),
+                input,
+                upstream: config.upstream.clone(),
+                train: config.train.clone(),
+                downstream: config.downstream.clone(),
+                seed: 0,
+                data_seed: config.seed,
+            };
+            for (axis, value) in &point {
+                (axis.apply)(&mut spec, value);
+            }
+            spec.model.validate(&spec.input).map_err(|e| match e {
+                ModelError::Invalid { field, message } => ModelError::Invalid {
+                    field: format!("grid[{index}] {field}"),
+                    message,
+                },
+                other => other,
+            })?;
+            let axes = point
+                .iter()
+                .map(|(axis, value)| (axis.meaning.name.to_string(), (*value).clone()))
+                .collect();
+            runs.push(PlannedRun {
+                id: run_id(&spec),
+                spec,
+                axes,
+            });
+        }
+    }
+    Ok(runs)
+}

@@ -1,0 +1,199 @@
+//! The parts of a sweep config that every run of it shares and that a run's spec holds: the
+//! upstream data, the training recipe and the downstream tasks. (The grid, which varies them,
+//! is in `grid.rs`; the whole file in `config.rs`.)
+
+use std::path::PathBuf;
+
+use plateau_data::batch::Augmentation;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamConfig {
+    /// A known dataset name (`plateau datasets list`).
+    pub dataset: String,
+    /// A folder holding the dataset's files, searched before the usual places.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    /// Model input side in pixels (default: the dataset's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_size: Option<usize>,
+    /// Model input channels (default: the dataset's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channels: Option<usize>,
+    /// Train on these classes only (original label numbers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classes: Option<Vec<usize>>,
+    /// Use this many training examples (stratified, seeded); default all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_examples: Option<usize>,
+    /// Fraction of the training set held out for validation.
+    #[serde(default = "default_val_fraction")]
+    pub val_fraction: f64,
+    /// Validate on at most this many held-out examples (stratified); default all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val_examples: Option<usize>,
+    /// Fraction carved out as test when the dataset has no test split.
+    #[serde(default = "default_test_fraction")]
+    pub test_fraction: f64,
+    /// Evaluate on at most this many test examples (stratified); default all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_examples: Option<usize>,
+}
+
+fn default_val_fraction() -> f64 {
+    0.1
+}
+fn default_test_fraction() -> f64 {
+    0.2
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum OptimizerKind {
+    Adamw,
+    Sgd,
+}
+
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Schedule {
+    /// Linear warm-up, then cosine decay to zero.
+    #[default]
+    Cosine,
+    /// Linear warm-up, then constant.
+    Constant,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    pub optimizer: OptimizerKind,
+    pub lr: f64,
+    #[serde(default)]
+    pub weight_decay: f64,
+    /// Weight decay of the classification head (default: `weight_decay`). A larger value can
+    /// trade upstream for downstream accuracy (Abnar et al. §4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_weight_decay: Option<f64>,
+    /// SGD momentum.
+    #[serde(default = "default_momentum")]
+    pub momentum: f64,
+    pub batch_size: usize,
+    /// Passes over the training set; or give `steps`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epochs: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<usize>,
+    #[serde(default)]
+    pub warmup_steps: usize,
+    #[serde(default)]
+    pub schedule: Schedule,
+    #[serde(default)]
+    pub label_smoothing: f64,
+    /// Clip the global gradient norm to this value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grad_clip: Option<f64>,
+    #[serde(default)]
+    pub augmentation: Augmentation,
+    #[serde(default = "default_eval_batch")]
+    pub eval_batch_size: usize,
+}
+
+fn default_momentum() -> f64 {
+    0.9
+}
+fn default_eval_batch() -> usize {
+    256
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum Layers {
+    /// `"all"`: every stage/block plus the pre-logits.
+    Named(String),
+    List(Vec<String>),
+}
+
+impl Default for Layers {
+    fn default() -> Self {
+        Layers::List(vec!["pre_logits".to_string()])
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DownstreamConfig {
+    pub dataset: String,
+    /// Task name in results (default: the dataset name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classes: Option<Vec<usize>>,
+    #[serde(default = "default_shots")]
+    pub shots: Vec<usize>,
+    /// Number of few-shot draws (seeds 0..seeds).
+    #[serde(default = "default_seeds")]
+    pub seeds: u64,
+    #[serde(default)]
+    pub layers: Layers,
+    /// Closed-form ridge regulariser.
+    #[serde(default = "default_l2")]
+    pub l2_reg: f64,
+    /// Fraction carved out as test when the dataset has no test split.
+    #[serde(default = "default_downstream_test_fraction")]
+    pub test_fraction: f64,
+    /// Probe accuracy on at most this many test examples (stratified); default all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_examples: Option<usize>,
+    /// A second protocol: a short full fine-tune on the task's train split (off by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finetune: Option<FinetuneConfig>,
+}
+
+/// A short fine-tune of the whole model, with a new head, on a downstream task (BiT-HyperRule
+/// style: SGD with momentum 0.9, warm-up then cosine decay).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FinetuneConfig {
+    #[serde(default = "default_finetune_steps")]
+    pub steps: usize,
+    #[serde(default = "default_finetune_lr")]
+    pub lr: f64,
+    #[serde(default = "default_finetune_batch_size")]
+    pub batch_size: usize,
+    /// Fine-tune on this many examples per class of the train split (default: all of it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub examples_per_class: Option<usize>,
+}
+
+fn default_finetune_steps() -> usize {
+    100
+}
+fn default_finetune_lr() -> f64 {
+    0.003
+}
+fn default_finetune_batch_size() -> usize {
+    64
+}
+
+fn default_shots() -> Vec<usize> {
+    vec![1, 5, 10, 25]
+}
+fn default_seeds() -> u64 {
+    3
+}
+fn default_l2() -> f64 {
+    1024.0
+}
+fn default_downstream_test_fraction() -> f64 {
+    0.5
+}
+
+impl DownstreamConfig {
+    pub fn task_name(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.dataset)
+    }
+}
