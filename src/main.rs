@@ -83,7 +83,13 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            // A full disk or a read-only folder gets its cause once and what to do about it.
+            match plateau_store::environment_fault(error.chain()) {
+                Some(fault) if !format!("{error:#}").contains("\nfix: ") => {
+                    eprintln!("error: {fault}")
+                }
+                _ => eprintln!("error: {error:#}"),
+            }
             ExitCode::FAILURE
         }
     }

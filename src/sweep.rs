@@ -3,12 +3,14 @@
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 use anyhow::Result;
 use clap::Args;
 use plateau_metrics::results::RunStatus;
 use plateau_train::{Backend, ProgressMode, SweepConfig, SweepOptions, run_sweep, train_one};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
+use signal_hook::iterator::Signals;
 
 #[derive(Args)]
 pub struct SweepArgs {
@@ -54,20 +56,60 @@ pub struct TrainArgs {
     sweep_child: bool,
 }
 
-/// Ctrl-C asks the current run to stop after its next checkpoint. `say` prints what happens
-/// (a run process under a sweep leaves that to the sweep, which shares its terminal).
+/// The signals that stop a sweep or a run cleanly: Ctrl-C, and what Slurm, systemd and
+/// `docker stop` send (SIGTERM), a closed terminal (SIGHUP), and a batch system's early warning
+/// (SIGUSR1, e.g. `sbatch --signal=USR1@60`).
+const STOP_SIGNALS: [i32; 4] = [SIGINT, SIGTERM, SIGHUP, SIGUSR1];
+
+/// The stop signal that arrived (0: none yet).
+static STOPPED_BY: AtomicI32 = AtomicI32::new(0);
+
+/// A stop signal asks the training run to stop at its next step, with a checkpoint of where it
+/// stopped; a second one stops at once. `say` prints what happens (a run process under a sweep
+/// leaves that to the sweep, which shares its terminal).
 fn stop_flag(say: bool) -> Arc<AtomicBool> {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
-    let _ = ctrlc::set_handler(move || {
-        if flag.swap(true, Ordering::SeqCst) {
-            std::process::exit(130); // a second Ctrl-C stops at once
+    match Signals::new(STOP_SIGNALS) {
+        Ok(mut signals) => {
+            std::thread::spawn(move || {
+                for signal in signals.forever() {
+                    if flag.swap(true, Ordering::SeqCst) {
+                        std::process::exit(128 + signal);
+                    }
+                    STOPPED_BY.store(signal, Ordering::SeqCst);
+                    if say {
+                        eprintln!(
+                            "\n{}: stopping at the next training step, keeping a checkpoint of \
+                             it (send it again to stop at once)",
+                            signal_name(signal)
+                        );
+                    }
+                }
+            });
         }
-        if say {
-            eprintln!("\nstopping after the current epoch's checkpoint (Ctrl-C again to quit now)");
-        }
-    });
+        Err(error) => eprintln!("warning: stop signals will kill at once: {error}"),
+    }
     stop
+}
+
+fn signal_name(signal: i32) -> &'static str {
+    match signal {
+        SIGINT => "SIGINT (Ctrl-C)",
+        SIGTERM => "SIGTERM",
+        SIGHUP => "SIGHUP",
+        SIGUSR1 => "SIGUSR1",
+        _ => "a signal",
+    }
+}
+
+/// 128 + the signal's number, as shells report a process a signal ended (130 for Ctrl-C).
+fn stopped_exit_code() -> ExitCode {
+    let signal = match STOPPED_BY.load(Ordering::SeqCst) {
+        0 => SIGINT,
+        signal => signal,
+    };
+    ExitCode::from((128 + signal) as u8)
 }
 
 pub fn sweep(args: &SweepArgs, backend: Backend) -> Result<ExitCode> {
@@ -104,30 +146,37 @@ pub fn sweep(args: &SweepArgs, backend: Backend) -> Result<ExitCode> {
         command
     };
     let child: Option<&dyn Fn(&str) -> Command> = if args.in_process { None } else { Some(&child) };
-    let rows = run_sweep(&config, &options, child, &stop)?;
+    let outcome = run_sweep(&config, &options, child, &stop)?;
     if stop.load(Ordering::SeqCst) {
-        return Ok(ExitCode::from(130));
-    }
-    let failed = rows
-        .iter()
-        .filter(|r| r.status == RunStatus::Failed)
-        .count();
-    let diverged = rows
-        .iter()
-        .filter(|r| r.status == RunStatus::Diverged)
-        .count();
-    if !args.dry_run {
         eprintln!(
-            "{} runs trained this time: {} ok, {diverged} diverged, {failed} failed",
-            rows.len(),
-            rows.len() - failed - diverged
+            "stopped by {}; rerun the same command to resume",
+            signal_name(STOPPED_BY.load(Ordering::SeqCst))
         );
+        return Ok(stopped_exit_code());
     }
-    // The sweep went on past failed runs; its exit code still tells a script that some failed.
-    if let Some(first) = rows.iter().find(|r| r.status == RunStatus::Failed) {
+    if args.dry_run {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows = &outcome.trained;
+    let count = |status| rows.iter().filter(|r| r.status == status).count();
+    let recorded = match outcome.recorded.len() {
+        0 => String::new(),
+        n => format!("; {n} recorded from their run folders"),
+    };
+    eprintln!(
+        "{} runs trained this time: {} ok, {} diverged, {} failed{recorded}",
+        rows.len(),
+        count(RunStatus::Ok),
+        count(RunStatus::Diverged),
+        count(RunStatus::Failed),
+    );
+    // The sweep went on past failed runs; its exit code still tells a script that some failed,
+    // whether they failed now or in an earlier invocation.
+    if let Some(first) = outcome.failed.first() {
         anyhow::bail!(
-            "{failed} run(s) failed, the first {}: {}\nfix the cause, then rerun the sweep with \
-             --rerun-failed",
+            "{} run(s) of this sweep are recorded as failed, the first {}: {}\nfix the cause, \
+             then rerun the same command with --rerun-failed",
+            outcome.failed.len(),
             first.run_id,
             first.error.as_deref().unwrap_or("no message")
         );
@@ -136,9 +185,10 @@ pub fn sweep(args: &SweepArgs, backend: Backend) -> Result<ExitCode> {
 }
 
 pub fn train(args: &TrainArgs, backend: Backend) -> Result<ExitCode> {
+    let stop = stop_flag(!args.sweep_child);
     let sweep = args
         .sweep_child
-        .then(plateau_train::SweepLink::follow_stdin);
+        .then(|| plateau_train::SweepLink::follow_stdin(stop.clone()));
     let config = SweepConfig::load(&args.config, &args.overrides)?;
     let options = SweepOptions {
         backend,
@@ -151,8 +201,12 @@ pub fn train(args: &TrainArgs, backend: Backend) -> Result<ExitCode> {
         },
         overlap: false,
     };
-    let stop = stop_flag(!args.sweep_child);
-    let summary = train_one(&config, &args.run, &options, sweep.as_ref(), &stop)?;
+    let summary = match train_one(&config, &args.run, &options, sweep.as_ref(), &stop) {
+        Ok(summary) => summary,
+        // Its sweep has the cause (over stdout) and reports it once.
+        Err(_) if args.sweep_child => return Ok(ExitCode::FAILURE),
+        Err(error) => return Err(error),
+    };
     if let (Some(up), false) = (summary.upstream, args.progress_events) {
         eprintln!("  run {}: test accuracy {:.4}", args.run, up.test_accuracy);
     }

@@ -187,7 +187,8 @@ fn each_failing_run_is_recorded_with_its_cause_and_the_sweep_goes_on() {
     }
     assert!(report.contains("SIGABRT") && report.contains("injected panic"));
 
-    // Nothing is retrained on a plain rerun (without the fault or the limit).
+    // Nothing is retrained on a plain rerun (without the fault or the limit), and the rerun
+    // still exits non-zero: the sweep holds failed runs until they are retried.
     let rerun = Command::new(env!("CARGO_BIN_EXE_plateau"))
         .arg("sweep")
         .arg(&config)
@@ -197,6 +198,11 @@ fn each_failing_run_is_recorded_with_its_cause_and_the_sweep_goes_on() {
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&rerun.stderr);
-    assert!(rerun.status.success(), "{stderr}");
     assert!(stderr.contains("5 done, 0 to train"), "{stderr}");
+    assert!(!rerun.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("3 run(s) of this sweep are recorded as failed")
+            && stderr.contains("--rerun-failed"),
+        "{stderr}"
+    );
 }

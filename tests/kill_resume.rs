@@ -245,7 +245,14 @@ fn a_sweep_killed_in_every_phase_resumes_to_the_uninterrupted_result() {
     }
 
     // The last resume runs to the end.
-    let status = sweep(&config, &killed)
+    assert_resumes_to(&config, &killed, &straight);
+}
+
+/// The last resume of `killed` runs to the end, and its every run equals the uninterrupted
+/// sweep in `straight`: numbers, weights, logs; nothing half-written is left.
+fn assert_resumes_to(config: &Path, killed: &Path, straight: &Path) {
+    let expected = rows_by_id(straight);
+    let status = sweep(config, killed)
         .stderr(Stdio::null())
         .status()
         .unwrap();
@@ -309,4 +316,85 @@ fn a_run_process_exits_when_its_sweep_is_killed() {
     child.kill().unwrap();
     child.wait().unwrap();
     assert_run_processes_end(&out);
+}
+
+/// Every line the sweep (and its run processes) write on stderr, as they arrive.
+fn follow_lines(child: &mut Child) -> mpsc::Receiver<String> {
+    let stderr = child.stderr.take().unwrap();
+    let (send, receive) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if send.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    receive
+}
+
+/// Whether some run of the sweep in `out` keeps a checkpoint taken inside an epoch.
+fn stopped_mid_epoch(out: &Path) -> bool {
+    let Ok(runs) = std::fs::read_dir(out.join("crash")) else {
+        return false;
+    };
+    runs.flatten().any(|run| {
+        std::fs::read_to_string(run.path().join("checkpoint").join("state.json"))
+            .is_ok_and(|state| state.contains("within_epoch"))
+    })
+}
+
+#[test]
+fn stop_signals_stop_at_the_next_step_and_the_resume_is_bit_identical() {
+    let work = tempfile::tempdir().unwrap();
+    let config = write_config(work.path());
+    let straight = work.path().join("straight");
+    let status = sweep(&config, &straight)
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+
+    let stopped = work.path().join("stopped");
+    let mut rng = Lcg(0x51e7);
+    let mut mid_epoch = 0;
+    // Each signal twice, each time a little way into a run's training.
+    for (signal, number) in [("TERM", 15), ("INT", 2), ("HUP", 1), ("USR1", 10)].repeat(2) {
+        let mut child = sweep(&config, &stopped).spawn().unwrap();
+        let lines = follow_lines(&mut child);
+        let mut said = Vec::new();
+        while let Ok(line) = lines.recv() {
+            let training = line.starts_with(MARKER) && line.contains(" train ");
+            said.push(line);
+            if training {
+                std::thread::sleep(Duration::from_micros(rng.below(40_000)));
+                let sent = Command::new("kill")
+                    .args(["-s", signal, &child.id().to_string()])
+                    .status()
+                    .unwrap();
+                assert!(sent.success());
+                break;
+            }
+        }
+        said.extend(lines.iter());
+        let status = child.wait().unwrap();
+        let said = said.join("\n");
+        if said.contains(" 0 to train") {
+            break; // every run finished before this signal found one training
+        }
+        assert_eq!(status.code(), Some(128 + number), "SIG{signal}:\n{said}");
+        assert!(
+            said.contains("stopping at the next training step") && said.contains("stopped by"),
+            "SIG{signal}: the sweep says it stops and why:\n{said}"
+        );
+        assert!(!said.contains("\"failed\""), "{said}");
+        assert_run_processes_end(&stopped);
+        if stopped_mid_epoch(&stopped) {
+            mid_epoch += 1;
+        }
+    }
+    assert!(
+        mid_epoch >= 2,
+        "only {mid_epoch} stops landed inside an epoch"
+    );
+    assert_resumes_to(&config, &stopped, &straight);
 }

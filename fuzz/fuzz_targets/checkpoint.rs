@@ -5,7 +5,7 @@
 use burn::tensor::Device;
 use libfuzzer_sys::fuzz_target;
 use plateau_models::{InputSpec, Model, preset};
-use plateau_train::checkpoint::{read_burnpack, read_safetensors};
+use plateau_train::{read_burnpack, read_safetensors};
 
 fn small_models() -> Vec<Model> {
     let input = InputSpec::new(1, 8, 3);

@@ -15,8 +15,8 @@ fuzz_target!(|text: &str| {
         .collect();
     if let Ok(config) = SweepConfig::parse(Path::new("fuzz.toml"), text, &overrides) {
         // Expanding a huge grid is legitimate but slow; the fuzzer only expands small ones.
-        if plateau_train::plan::grid_size(&config) <= 64 {
-            let _ = plateau_train::plan::expand(&config, InputSpec::new(1, 28, 10));
+        if plateau_train::grid_size(&config) <= 64 {
+            let _ = plateau_train::expand(&config, InputSpec::new(1, 28, 10));
         }
     }
 });

@@ -103,6 +103,23 @@ impl ResultsStore {
         Ok(self.jsonl().read()?)
     }
 
+    /// Every complete line of `results.jsonl`: its text, and its row when it parses.
+    pub fn lines(&self) -> Result<Vec<plateau_store::Line<ResultRow>>, ResultsError> {
+        Ok(self.jsonl().read_lines()?)
+    }
+
+    /// Replaces `results.jsonl` with `lines` (rows as JSON text, kept byte for byte), then
+    /// rewrites the CSV.
+    pub fn rewrite(&self, lines: &[&str]) -> Result<(), ResultsError> {
+        self.jsonl().rewrite(lines)?;
+        self.write_csv()
+    }
+
+    /// A row as the single line `results.jsonl` holds it.
+    pub fn line_of(row: &ResultRow) -> String {
+        serde_json::to_string(row).expect("rows serialise")
+    }
+
     /// Cuts a torn last line (an append killed half-way) off `results.jsonl`, so that every
     /// line parses again. Call it only while holding the sweep's lock.
     pub fn repair(&self) -> Result<(), ResultsError> {

@@ -34,6 +34,35 @@ impl Jsonl {
             .collect())
     }
 
+    /// Every complete line, in file order: its text and, when it parses, its record (a line
+    /// damaged in the middle of the file, or written by another version, has none). A torn last
+    /// line is left out.
+    pub fn read_lines<T: DeserializeOwned>(&self) -> Result<Vec<Line<T>>> {
+        Ok(complete_lines(&self.read_text()?)
+            .enumerate()
+            .map(|(index, line)| {
+                let text = line.trim_end().to_string();
+                Line {
+                    number: index + 1,
+                    record: serde_json::from_str(&text).ok(),
+                    text,
+                }
+            })
+            .collect())
+    }
+
+    /// Replaces the whole file with `lines` (each without its newline), atomically. Lines are
+    /// written as given, so records read earlier keep their exact bytes (parsing and printing a
+    /// float again need not give the same digits).
+    pub fn rewrite(&self, lines: &[&str]) -> Result<()> {
+        let mut text = String::new();
+        for line in lines {
+            text.push_str(line);
+            text.push('\n');
+        }
+        write_atomic(&self.path, text.as_bytes())
+    }
+
     /// Cuts a torn last line (an append killed half-way) off the file, so every line ends
     /// again. Call it only while no other process appends.
     pub fn repair(&self) -> Result<()> {
@@ -98,6 +127,17 @@ impl Jsonl {
     }
 }
 
+/// One complete line of a JSON-lines file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Line<T> {
+    /// 1-based.
+    pub number: usize,
+    /// Without its newline.
+    pub text: String,
+    /// `None` when the text does not parse.
+    pub record: Option<T>,
+}
+
 /// The lines of `text` that end with a newline (newline included).
 fn complete_lines(text: &str) -> impl Iterator<Item = &str> {
     text.split_inclusive('\n')
@@ -125,6 +165,22 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let jsonl = Jsonl::new(dir.path().join("x.jsonl"));
         (dir, jsonl)
+    }
+
+    #[test]
+    fn damaged_lines_are_reported_with_their_number_and_rewrite_replaces_the_file() {
+        let (_dir, jsonl) = file();
+        std::fs::write(jsonl.path(), "{\"a\": 1}\nnot json\n{\"a\": 3}\n{\"torn").unwrap();
+        let lines = jsonl.read_lines::<Value>().unwrap();
+        assert_eq!(lines.len(), 3, "the torn last line is left out");
+        assert_eq!((lines[1].number, lines[1].text.as_str()), (2, "not json"));
+        assert_eq!(lines[1].record, None);
+        assert_eq!(lines[2].record, Some(json!({"a": 3})));
+        jsonl.rewrite(&[&lines[0].text, &lines[2].text]).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(jsonl.path()).unwrap(),
+            "{\"a\": 1}\n{\"a\": 3}\n"
+        );
     }
 
     #[test]

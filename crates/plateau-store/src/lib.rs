@@ -7,14 +7,16 @@
 //! - [`Jsonl`]: append-only JSON lines whose torn last line is detected and cut.
 //!
 //! Errors name the path ([`StoreError`]) and keep the OS error's kind, so a caller can tell a
-//! full disk from a bug.
+//! full disk from a bug ([`environment_fault`]).
 
 mod atomic;
+mod environment;
 mod error;
 mod jsonl;
 mod staged;
 
 pub use atomic::{is_temporary, remove_stale_temporaries, sync_dir, temporary_path, write_atomic};
+pub use environment::{EnvironmentFault, environment_fault, fix_for};
 pub use error::{Result, StoreError};
-pub use jsonl::Jsonl;
+pub use jsonl::{Jsonl, Line};
 pub use staged::{StagedDir, current_or_previous, remove_replaced};

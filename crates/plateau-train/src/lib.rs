@@ -20,8 +20,8 @@
 //!     progress: ProgressMode::Off,
 //!     overlap: false,
 //! };
-//! let rows = run_sweep(&config, &options, None, &AtomicBool::new(false))?;
-//! for row in &rows {
+//! let outcome = run_sweep(&config, &options, None, &AtomicBool::new(false))?;
+//! for row in &outcome.trained {
 //!     println!("{} {:?} {:?}", row.run_id, row.status, row.upstream);
 //! }
 //! # anyhow::Ok(())
@@ -46,7 +46,7 @@ mod sweep;
 pub mod trace;
 
 pub use backend::{Backend, BackendError};
-pub use run::checkpoint::read_safetensors;
+pub use run::checkpoint::{read_burnpack, read_safetensors};
 pub use run::data::{DownstreamTask, Upstream};
 pub use run::spec::{RunSpec, run_id};
 pub use run::summary::{RunSummary, read_summary};
@@ -60,10 +60,10 @@ pub use sweep::folders::sweep_dir;
 pub use sweep::inputs::{load_downstream, plan};
 pub use sweep::one_run::train_one;
 pub use sweep::options::{ChildCommand, SweepOptions};
-pub use sweep::plan::{PlannedRun, expand};
+pub use sweep::plan::{PlannedRun, expand, grid_size};
 pub use sweep::progress::ProgressMode;
 pub use sweep::run_process::{SWEEP_CHILD_FLAG, SweepLink};
-pub use sweep::runner::run_sweep;
+pub use sweep::runner::{SweepOutcome, run_sweep};
 
 /// The results a sweep writes, as plateau-metrics reads them.
 pub use plateau_metrics::results::{DownstreamResult, ResultRow, ResultsStore, RunStatus};

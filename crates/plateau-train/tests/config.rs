@@ -76,3 +76,31 @@ fn impossible_values_name_the_field() {
     let no_grid = VALID.split("[[grid]]").next().unwrap().to_string() + "grid = []\n";
     assert!(error(&no_grid, &[]).contains("grid"));
 }
+
+#[test]
+fn grid_axes_come_from_the_table_of_axes() {
+    // Every axis of the table is a grid key; its values are checked for their kind where the
+    // TOML parser can point at them.
+    let axes = plateau_train::axis_meanings();
+    assert!(axes.iter().any(|a| a.name == "lr") && axes.iter().any(|a| a.name == "seed"));
+    let typo = error(&VALID.replace("width = [8, 16]", "widht = [8]"), &[]);
+    for axis in &axes {
+        assert!(typo.contains(&format!("`{}`", axis.name)), "{typo}");
+    }
+    let fraction = error(&VALID.replace("width = [8, 16]", "width = [8.5]"), &[]);
+    let line = VALID.lines().position(|l| l.starts_with("width")).unwrap() + 1;
+    assert!(
+        fraction.contains(&format!("line {line}")) && fraction.contains("u64"),
+        "{fraction}"
+    );
+    let not_finite = error(&VALID.replace("width = [8, 16]", "lr = [nan]"), &[]);
+    assert!(
+        not_finite.contains("lr") && not_finite.contains("finite"),
+        "{not_finite}"
+    );
+    let twice = error(
+        &VALID.replace("width = [8, 16]", "seed = [0]\nseed = [1]"),
+        &[],
+    );
+    assert!(twice.contains("seed"), "{twice}");
+}

@@ -71,7 +71,7 @@ fn a_sweep_records_every_run_and_a_rerun_trains_nothing() {
     let out = tempfile::tempdir().unwrap();
     let config = config(out.path(), "");
     let stop = AtomicBool::new(false);
-    let rows = run_sweep(&config, &options(), None, &stop).unwrap();
+    let rows = run_sweep(&config, &options(), None, &stop).unwrap().trained;
     assert_eq!(rows.len(), 2);
     for row in &rows {
         assert_eq!(row.status, RunStatus::Ok, "{:?}", row.error);
@@ -110,7 +110,7 @@ fn a_sweep_records_every_run_and_a_rerun_trains_nothing() {
     assert_eq!(store.read().unwrap().len(), 2);
     assert!(store.csv_path().is_file());
 
-    let again = run_sweep(&config, &options(), None, &stop).unwrap();
+    let again = run_sweep(&config, &options(), None, &stop).unwrap().trained;
     assert!(again.is_empty(), "finished runs are skipped");
     assert_eq!(store.read().unwrap().len(), 2);
 }
@@ -123,7 +123,8 @@ fn an_interrupted_run_resumes_from_its_checkpoint() {
     let (upstream, runs) = plan(&config, false).unwrap();
     let downstream = load_downstream(&config, &upstream, false).unwrap();
     let run_dir = out.path().join("test").join(&runs[0].id);
-    // As if Ctrl-C came during the first epoch: the run stops after that epoch's checkpoint.
+    // As if a stop signal came during the first epoch: the run stops at its next step, with a
+    // checkpoint of where it is inside the epoch.
     let stop = AtomicBool::new(true);
     let ctx = RunContext {
         upstream: &upstream,
@@ -135,17 +136,18 @@ fn an_interrupted_run_resumes_from_its_checkpoint() {
         stop: &stop,
     };
     let error = train(&runs[0], &ctx).unwrap_err().to_string();
-    assert!(error.contains("interrupted after epoch 1 of 2"), "{error}");
-    assert!(run_dir.join("checkpoint").join("state.json").is_file());
-    assert_eq!(
-        std::fs::read_to_string(run_dir.join("metrics.jsonl"))
-            .unwrap()
-            .lines()
-            .count(),
-        1
+    assert!(
+        error.contains("stopped at step 1 (batch 1 of 20 in epoch 1 of 2)"),
+        "{error}"
     );
+    let state = std::fs::read_to_string(run_dir.join("checkpoint").join("state.json")).unwrap();
+    assert!(state.contains("within_epoch"), "{state}");
+    let logged = std::fs::read_to_string(run_dir.join("metrics.jsonl")).unwrap_or_default();
+    assert_eq!(logged.lines().count(), 0, "no epoch finished");
 
-    let rows = run_sweep(&config, &options(), None, &AtomicBool::new(false)).unwrap();
+    let rows = run_sweep(&config, &options(), None, &AtomicBool::new(false))
+        .unwrap()
+        .trained;
     assert_eq!(rows.len(), 2);
     assert!(rows.iter().all(|r| r.status == RunStatus::Ok));
     let resumed = rows.iter().find(|r| r.run_id == runs[0].id).unwrap();
@@ -159,24 +161,37 @@ fn an_interrupted_run_resumes_from_its_checkpoint() {
         None,
         &AtomicBool::new(false),
     )
-    .unwrap();
+    .unwrap()
+    .trained;
     let straight = uninterrupted
         .iter()
         .find(|r| r.run_id == runs[0].id)
         .unwrap();
     assert_eq!(resumed.upstream, straight.upstream);
     assert_eq!(resumed.downstream, straight.downstream);
-    // Epoch 1 from the first attempt, epoch 2 from the resumed one.
-    let epochs: Vec<u64> = std::fs::read_to_string(run_dir.join("metrics.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["epoch"]
-                .as_u64()
-                .unwrap()
-        })
+    // Each epoch logged once, with the losses, accuracies and learning rates of the run that
+    // never stopped (the first epoch's loss sum went on from where it stopped).
+    let log = |dir: &Path| -> Vec<serde_json::Value> {
+        std::fs::read_to_string(dir.join("metrics.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let mut line: serde_json::Value = serde_json::from_str(l).unwrap();
+                line.as_object_mut().unwrap().remove("train_seconds");
+                line
+            })
+            .collect()
+    };
+    let resumed_log = log(&run_dir);
+    let epochs: Vec<u64> = resumed_log
+        .iter()
+        .map(|l| l["epoch"].as_u64().unwrap())
         .collect();
     assert_eq!(epochs, vec![1, 2]);
+    assert_eq!(
+        resumed_log,
+        log(&other.path().join("test").join(&runs[0].id))
+    );
     assert!(
         !run_dir.join("checkpoint").exists(),
         "the resume checkpoint is removed once finished"
@@ -197,7 +212,9 @@ lr = [1e12]
 "#;
     let mut config = config(out.path(), extra);
     config.grid[0].set_axis("width", &[8]);
-    let rows = run_sweep(&config, &options(), None, &AtomicBool::new(false)).unwrap();
+    let rows = run_sweep(&config, &options(), None, &AtomicBool::new(false))
+        .unwrap()
+        .trained;
     let statuses: Vec<RunStatus> = rows.iter().map(|r| r.status).collect();
     assert_eq!(
         statuses,
@@ -210,7 +227,9 @@ lr = [1e12]
     let mut failing = config.clone();
     failing.name = "failing".into();
     failing.downstream[0].layers = plateau_train::Layers::List(vec!["block99".into()]);
-    let rows = run_sweep(&failing, &options(), None, &AtomicBool::new(false)).unwrap();
+    let rows = run_sweep(&failing, &options(), None, &AtomicBool::new(false))
+        .unwrap()
+        .trained;
     assert_eq!(rows[0].status, RunStatus::Failed);
     assert!(
         rows[0].error.as_deref().unwrap().contains("block99"),
@@ -219,9 +238,18 @@ lr = [1e12]
     );
     assert_eq!(rows.len(), 2, "the sweep went on after a failure");
 
-    // Failed runs are retried only when asked.
+    // Failed runs are retried only when asked; an invocation that trains nothing still reports
+    // the failed run it finds in the results.
     let again = run_sweep(&failing, &options(), None, &AtomicBool::new(false)).unwrap();
-    assert!(again.is_empty());
+    assert!(again.trained.is_empty());
+    assert_eq!(again.failed.len(), 1);
+    assert!(
+        again.failed[0]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("block99")
+    );
     let retry = SweepOptions {
         rerun_failed: true,
         ..options()
@@ -229,6 +257,7 @@ lr = [1e12]
     assert_eq!(
         run_sweep(&failing, &retry, None, &AtomicBool::new(false))
             .unwrap()
+            .trained
             .len(),
         1
     );
@@ -324,7 +353,9 @@ fn sgd_trains_and_the_head_gets_its_own_weight_decay() {
         config.train.lr = 0.05;
         config.train.momentum = 0.9;
         config.train.head_weight_decay = head_decay;
-        let rows = run_sweep(&config, &options(), None, &AtomicBool::new(false)).unwrap();
+        let rows = run_sweep(&config, &options(), None, &AtomicBool::new(false))
+            .unwrap()
+            .trained;
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].status, RunStatus::Ok, "{:?}", rows[0].error);
         let accuracy = rows[0].upstream.as_ref().unwrap().test_accuracy;
@@ -366,7 +397,9 @@ depth = [2]
     let mut config = config(out.path(), extra);
     config.grid[0].set_axis("width", &[8]);
     config.train.epochs = Some(1);
-    let rows = run_sweep(&config, &options(), None, &AtomicBool::new(false)).unwrap();
+    let rows = run_sweep(&config, &options(), None, &AtomicBool::new(false))
+        .unwrap()
+        .trained;
     let families: Vec<&str> = rows.iter().map(|r| r.family.as_str()).collect();
     assert_eq!(families, ["mixer", "resnet", "vit"]);
     for row in &rows {
@@ -413,8 +446,12 @@ fn a_task_can_also_be_measured_by_fine_tuning() {
         batch_size: 32,
         examples_per_class: Some(20),
     });
-    let probe_only = run_sweep(&plain, &options(), None, &AtomicBool::new(false)).unwrap();
-    let with_finetune = run_sweep(&tuned, &options(), None, &AtomicBool::new(false)).unwrap();
+    let probe_only = run_sweep(&plain, &options(), None, &AtomicBool::new(false))
+        .unwrap()
+        .trained;
+    let with_finetune = run_sweep(&tuned, &options(), None, &AtomicBool::new(false))
+        .unwrap()
+        .trained;
     let row = &with_finetune[0];
     assert_eq!(row.status, RunStatus::Ok, "{:?}", row.error);
     let finetuned: Vec<_> = row
@@ -451,4 +488,60 @@ fn a_task_can_also_be_measured_by_fine_tuning() {
     .unwrap_err()
     .to_string();
     assert!(error.contains("downstream[0].finetune.lr"), "{error}");
+}
+
+#[test]
+fn results_files_are_rebuilt_from_the_run_folders_without_training_again() {
+    let _turn = common::one_at_a_time();
+    let out = tempfile::tempdir().unwrap();
+    let config = config(out.path(), "");
+    let first = run_sweep(&config, &options(), None, &AtomicBool::new(false)).unwrap();
+    assert_eq!(first.trained.len(), 2);
+    let dir = out.path().join("test");
+    let jsonl = dir.join("results.jsonl");
+    let intact = std::fs::read_to_string(&jsonl).unwrap();
+    for run in &first.trained {
+        assert!(dir.join(&run.run_id).join("result.json").is_file());
+    }
+
+    // A damaged first line (the second run's row stays): restored from its folder, not trained.
+    let lines: Vec<&str> = intact.lines().collect();
+    std::fs::write(&jsonl, format!("{{\"run_id\": 12, garbage\n{}\n", lines[1])).unwrap();
+    let again = run_sweep(&config, &options(), None, &AtomicBool::new(false)).unwrap();
+    assert!(again.trained.is_empty(), "nothing is trained again");
+    assert_eq!(again.recorded, [first.trained[0].run_id.clone()]);
+    let rows = ResultsStore::new(&dir).read().unwrap();
+    assert_eq!(rows.len(), 2);
+    let text = std::fs::read_to_string(&jsonl).unwrap();
+    assert!(
+        !text.contains("garbage"),
+        "the unreadable line is not left in place"
+    );
+    let aside = std::fs::read_to_string(dir.join("results.jsonl.damaged")).unwrap();
+    assert!(aside.contains("garbage"), "but set aside: {aside}");
+    // Restored byte for byte: the same line as before the damage (now after the other one).
+    let restored = text.lines().find(|l| l.contains(&first.trained[0].run_id));
+    assert_eq!(restored, Some(lines[0]));
+
+    // A lost file: both rows come back; a row whose folder is gone stays as it is.
+    std::fs::remove_file(&jsonl).unwrap();
+    let again = run_sweep(&config, &options(), None, &AtomicBool::new(false)).unwrap();
+    assert!(again.trained.is_empty());
+    assert_eq!(again.recorded.len(), 2);
+    let mut copied = first.trained[1].clone();
+    copied.run_id = "0123456789ab".into();
+    ResultsStore::new(&dir).append(&copied).unwrap();
+    // So does a line from another plateau version (JSON, but not a row this one reads).
+    let foreign = "{\"run_id\": \"from-the-future\", \"kind\": \"new\"}";
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&jsonl)
+        .unwrap();
+    std::io::Write::write_all(&mut file, format!("{foreign}\n").as_bytes()).unwrap();
+    let again = run_sweep(&config, &options(), None, &AtomicBool::new(false)).unwrap();
+    assert!(again.trained.is_empty() && again.recorded.is_empty());
+    assert_eq!(ResultsStore::new(&dir).read().unwrap().len(), 3);
+    assert!(std::fs::read_to_string(&jsonl).unwrap().contains(foreign));
+    let csv = std::fs::read_to_string(dir.join("results.csv")).unwrap();
+    assert!(csv.contains("0123456789ab"));
 }

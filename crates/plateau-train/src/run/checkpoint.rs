@@ -1,6 +1,7 @@
 //! Checkpoints. Two kinds, for two readers:
 //! - the resume checkpoint (`checkpoint/`): the model in burnpack (which keeps parameter ids),
-//!   the optimizer state and the training position, swapped in whole after each epoch;
+//!   the optimizer state and the training position, swapped in whole after each epoch (and at
+//!   the step where a signal stopped the run);
 //! - `model.safetensors`: the weights under readable names (`blocks.3.attn.qkv.weight`) for
 //!   anyone with a safetensors reader (numpy, PyTorch).
 
@@ -28,6 +29,24 @@ pub struct TrainState {
     pub train_seconds: f64,
     /// Validation accuracy after the last epoch.
     pub val_accuracy: f64,
+    /// Where a run stopped inside an epoch (by a signal); `None` at an epoch's end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub within_epoch: Option<EpochPosition>,
+}
+
+/// How far a run got into the epoch after `TrainState::epoch`: enough to go on from the next
+/// batch exactly as if it had never stopped (the epoch's order and augmentation stream are
+/// derived from the run's seed and the epoch; only the stream's position is kept).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct EpochPosition {
+    /// Batches of the epoch's order already trained on.
+    pub batches: usize,
+    /// The augmentation stream's word position (a u128, as text: JSON numbers are f64 to
+    /// many readers).
+    pub augment_word_pos: String,
+    /// The epoch's sum of read losses and their count so far (its logged mean loss).
+    pub loss_sum: f64,
+    pub loss_reads: usize,
 }
 
 /// The resume checkpoint's folder in a run's folder.

@@ -12,7 +12,7 @@ use plateau_data::batch::{batch_tensors, epoch_order, epoch_rng};
 use plateau_metrics::results::{RunStatus, UpstreamResult};
 
 use crate::Backend;
-use crate::run::checkpoint::{self, TrainState};
+use crate::run::checkpoint::{self, EpochPosition, TrainState};
 use crate::run::data::{DownstreamTask, Upstream};
 use crate::run::evaluate::evaluate;
 use crate::run::measure::MEASUREMENTS;
@@ -37,7 +37,8 @@ pub struct RunContext<'a> {
     /// The sweep this run process belongs to: it says when to train, and hears when training
     /// is over (it then lets its next run train).
     pub sweep: Option<&'a SweepLink>,
-    /// Set by Ctrl-C: stop after the current epoch's checkpoint.
+    /// Set by a stop signal (SIGINT, SIGTERM, SIGHUP, SIGUSR1), or by the sweep on its own
+    /// signal: the run stops at its next step, with a checkpoint of where it stopped.
     pub stop: &'a AtomicBool,
 }
 
@@ -104,10 +105,18 @@ pub fn train(run: &PlannedRun, ctx: &RunContext) -> Result<RunSummary> {
         trace::phase("train", &run.id);
         train_device.seed(spec.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ epoch as u64);
         let order = epoch_order(train_set.len(), spec.seed, epoch as u64);
+        let batches_in_epoch = order.len().div_ceil(batch_size);
         let mut augment_rng = epoch_rng(spec.seed, epoch as u64, 1);
-        let mut loss_sum = 0.0;
-        let mut loss_reads = 0;
-        for batch in order.chunks(batch_size) {
+        let (mut loss_sum, mut loss_reads) = (0.0, 0);
+        // A run stopped inside this epoch goes on from its next batch, its augmentation stream
+        // where it was: the same batches, draws and sums as if it had never stopped.
+        let position = state.within_epoch.take().unwrap_or_default();
+        if position.batches > 0 {
+            augment_rng.set_word_pos(position.augment_word_pos.parse()?);
+            (loss_sum, loss_reads) = (position.loss_sum, position.loss_reads);
+        }
+        let chunks = order.chunks(batch_size).enumerate().skip(position.batches);
+        for (batch_index, batch) in chunks {
             if state.step >= total_steps {
                 break;
             }
@@ -150,6 +159,31 @@ pub fn train(run: &PlannedRun, ctx: &RunContext) -> Result<RunSummary> {
             state.step += 1;
             state.images_seen += batch.len() as u64;
             progress.step(epoch + 1, epochs, batch.len());
+            // A signal stops the run at the next step, not at the epoch's end (an epoch of a
+            // large set outlasts the grace a scheduler gives).
+            let batches = batch_index + 1;
+            if ctx.stop.load(Ordering::SeqCst)
+                && batches < batches_in_epoch
+                && state.step < total_steps
+            {
+                state.train_seconds += started.elapsed().as_secs_f64();
+                state.within_epoch = Some(EpochPosition {
+                    batches,
+                    augment_word_pos: augment_rng.get_word_pos().to_string(),
+                    loss_sum,
+                    loss_reads,
+                });
+                trace::phase("checkpoint", &run.id);
+                timed(&mut seconds.checkpoints, || {
+                    checkpoint::save(&ctx.run_dir, &model, &optimizer, &state)
+                })?;
+                anyhow::bail!(
+                    "stopped at step {} (batch {batches} of {batches_in_epoch} in epoch {} of \
+                     {epochs}); rerun the sweep to resume from there",
+                    state.step,
+                    epoch + 1
+                );
+            }
         }
         state.train_seconds += started.elapsed().as_secs_f64();
         state.epoch = epoch + 1;

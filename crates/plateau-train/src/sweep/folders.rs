@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use plateau_metrics::results::RunStatus;
+use plateau_metrics::results::{ResultRow, RunStatus};
 
 use crate::run::checkpoint;
 use crate::run::summary::{RunSummary, read_summary};
@@ -98,9 +98,36 @@ pub(crate) fn lock_run_dir(run_dir: &Path) -> Result<std::fs::File> {
     Ok(lock)
 }
 
-/// The summary of a run that finished after its sweep was killed, before its row was
-/// written: recorded instead of trained again (its tidying finished too).
-pub(crate) fn finished_on_disk(run_dir: &Path) -> Option<RunSummary> {
+/// A run's own copy of its row in `results.jsonl`, the same line byte for byte: the ground
+/// truth that the sweep's results files are rebuilt from.
+pub const RECORD_FILE: &str = "result.json";
+
+/// A run's record: its row and the exact line of JSON that holds it.
+pub(crate) struct Record {
+    pub row: ResultRow,
+    pub line: String,
+}
+
+/// Writes `line` (a row as `results.jsonl` holds it) into its run's folder, atomically.
+pub(crate) fn write_record(run_dir: &Path, line: &str) -> Result<()> {
+    Ok(plateau_store::write_atomic(
+        &run_dir.join(RECORD_FILE),
+        format!("{line}\n").as_bytes(),
+    )?)
+}
+
+/// The record a run's folder holds, if it holds a readable one.
+pub(crate) fn read_record(run_dir: &Path) -> Option<Record> {
+    let text = std::fs::read_to_string(run_dir.join(RECORD_FILE)).ok()?;
+    let line = text.trim_end().to_string();
+    let row = serde_json::from_str(&line).ok()?;
+    Some(Record { row, line })
+}
+
+/// The summary of a run that finished (ok or diverged) but whose folder has no record yet: it
+/// was killed after its summary, or trained by a plateau that wrote no records. Tidies what
+/// the run would have removed at its end.
+pub(crate) fn finished_summary(run_dir: &Path) -> Option<RunSummary> {
     let summary = read_summary(run_dir)
         .ok()
         .filter(|s| s.status != RunStatus::Failed)?;

@@ -65,6 +65,14 @@ impl GridEntry {
         }
         points
     }
+
+    /// How many runs this entry expands to (saturating), without building them.
+    pub(crate) fn size(&self) -> usize {
+        self.axes
+            .values()
+            .map(Vec::len)
+            .fold(1, usize::saturating_mul)
+    }
 }
 
 fn fits(kind: Values, value: &Value) -> bool {
@@ -135,6 +143,11 @@ impl<'de> Deserialize<'de> for GridEntry {
                                 }
                                 Values::Numbers => {
                                     let v: Vec<f64> = map.next_value()?;
+                                    if let Some(bad) = v.iter().find(|x| !x.is_finite()) {
+                                        return Err(de::Error::custom(format!(
+                                            "`{name}` values must be finite numbers, not {bad}"
+                                        )));
+                                    }
                                     v.into_iter().map(Value::from).collect()
                                 }
                             };

@@ -9,7 +9,8 @@
 //! - `runner.rs`: the loop over runs; `options.rs`: how it is run.
 //! - `run_process.rs`: the protocol between a sweep and its run processes; `one_run.rs`: a run
 //!   trained in this process or as a run process.
-//! - `record.rs`: a run's result row; `folders.rs`: output folders and their locks.
+//! - `record.rs`: a run's result row; `folders.rs`: output folders, their locks and the
+//!   record each run keeps; `reconcile.rs`: results files rebuilt from the run folders.
 //! - `progress.rs` + `timing.rs`: what a sweep shows and where its time went.
 
 pub(crate) mod axes;
@@ -23,6 +24,7 @@ pub(crate) mod options;
 pub(crate) mod overrides;
 pub(crate) mod plan;
 pub(crate) mod progress;
+pub(crate) mod reconcile;
 pub(crate) mod record;
 pub(crate) mod run_process;
 pub(crate) mod runner;

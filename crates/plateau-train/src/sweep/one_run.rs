@@ -17,7 +17,7 @@ use crate::sweep::inputs::{load_downstream, plan};
 use crate::sweep::options::SweepOptions;
 use crate::sweep::plan::PlannedRun;
 use crate::sweep::progress::ProgressMode;
-use crate::sweep::run_process::{SweepLink, record_failure};
+use crate::sweep::run_process::{RunEnd, SweepLink, record_failure};
 
 pub(crate) fn train_in_process(
     run: &PlannedRun,
@@ -27,7 +27,7 @@ pub(crate) fn train_in_process(
     progress: ProgressMode,
     run_dir: &Path,
     stop: &AtomicBool,
-) -> RunSummary {
+) -> RunEnd {
     let ctx = RunContext {
         upstream,
         downstream,
@@ -38,9 +38,12 @@ pub(crate) fn train_in_process(
         stop,
     };
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| train(run, &ctx))) {
-        Ok(Ok(summary)) => summary,
-        Ok(Err(error)) => RunSummary::failed(format!("{error:#}")),
-        Err(panic) => RunSummary::failed(panic_message(&panic)),
+        Ok(Ok(summary)) => RunEnd::Summary(summary),
+        Ok(Err(error)) => match plateau_store::environment_fault(error.chain()) {
+            Some(fault) => RunEnd::Environment(fault.to_string()),
+            None => RunEnd::Summary(RunSummary::failed(format!("{error:#}"))),
+        },
+        Err(panic) => RunEnd::Summary(RunSummary::failed(panic_message(&panic))),
     }
 }
 
@@ -54,13 +57,44 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
 }
 
 /// Trains the run `run_id` of the sweep in this process (what a child process does, with its
-/// `sweep` link).
+/// `sweep` link). Whatever stops it (an error, a panic) is recorded in the run's folder and,
+/// under a sweep, sent to the sweep on stdout.
 pub fn train_one(
     config: &SweepConfig,
     run_id: &str,
     options: &SweepOptions,
     sweep: Option<&SweepLink>,
     stop: &AtomicBool,
+) -> Result<RunSummary> {
+    let run_dir = sweep_dir(config, options.out_dir.as_deref()).join(run_id);
+    let to_sweep = sweep.is_some();
+    // A panic (shapes, out-of-memory on a GPU allocator) is recorded like an error.
+    let hook_dir = run_dir.clone();
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        record_failure(&hook_dir, &format!("panicked: {info}"), false, to_sweep);
+        default_hook(info);
+    }));
+    let summary =
+        train_planned(config, run_id, options, sweep, stop, &run_dir).inspect_err(|error| {
+            match plateau_store::environment_fault(error.chain()) {
+                Some(fault) => record_failure(&run_dir, &fault.to_string(), true, to_sweep),
+                None => record_failure(&run_dir, &format!("{error:#}"), false, to_sweep),
+            }
+        })?;
+    if summary.status == RunStatus::Diverged {
+        bail!("diverged: {}", summary.error.as_deref().unwrap_or(""));
+    }
+    Ok(summary)
+}
+
+fn train_planned(
+    config: &SweepConfig,
+    run_id: &str,
+    options: &SweepOptions,
+    sweep: Option<&SweepLink>,
+    stop: &AtomicBool,
+    run_dir: &Path,
 ) -> Result<RunSummary> {
     let (upstream, runs) = plan(config, false)?;
     let run = runs.iter().find(|r| r.id == run_id).with_context(|| {
@@ -70,27 +104,14 @@ pub fn train_one(
         )
     })?;
     let downstream = load_downstream(config, &upstream, false)?;
-    let run_dir = sweep_dir(config, options.out_dir.as_deref()).join(run_id);
     let ctx = RunContext {
         upstream: &upstream,
         downstream: &downstream,
         backend: options.backend,
-        run_dir: run_dir.clone(),
+        run_dir: run_dir.to_path_buf(),
         progress: options.progress.clone(),
         sweep,
         stop,
     };
-    // A panic (shapes, out-of-memory on a GPU allocator) is recorded like an error.
-    let hook_dir = run_dir.clone();
-    let default_hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        record_failure(&hook_dir, &format!("panicked: {info}"));
-        default_hook(info);
-    }));
-    let summary =
-        train(run, &ctx).inspect_err(|error| record_failure(&run_dir, &format!("{error:#}")))?;
-    if summary.status == RunStatus::Diverged {
-        bail!("diverged: {}", summary.error.as_deref().unwrap_or(""));
-    }
-    Ok(summary)
+    train(run, &ctx)
 }

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::run::spec::{RunSpec, run_id};
 use crate::sweep::config::SweepConfig;
+use crate::sweep::grid::GridEntry;
 
 /// A planned run: its spec, id and the axis values that distinguish it.
 #[derive(Clone, Debug, Serialize)]
@@ -29,6 +30,15 @@ impl PlannedRun {
         let axes: Vec<String> = self.axes.iter().map(|(k, v)| format!("{k}={v}")).collect();
         format!("{name} {}", axes.join(" ")).trim().to_string()
     }
+}
+
+/// How many runs the grid expands to (saturating), without building them.
+pub fn grid_size(config: &SweepConfig) -> usize {
+    config
+        .grid
+        .iter()
+        .map(GridEntry::size)
+        .fold(0usize, usize::saturating_add)
 }
 
 /// Every run of the sweep, in grid order. `input` is the dataset's (channels, size, classes).

@@ -46,6 +46,19 @@ enum Event {
     Reached {
         milestone: Milestone,
     },
+    /// The run failed (`environment`: because of the machine's storage, not of the run); sent
+    /// before it exits, so the cause reaches the sweep even when no file can be written.
+    Failed {
+        error: String,
+        environment: bool,
+    },
+}
+
+/// Why a run process failed, as it told its sweep.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    pub error: String,
+    pub environment: bool,
 }
 
 /// What a run process tells its sweep about where it is (see [`crate::sweep::run_process`]).
@@ -199,6 +212,14 @@ pub fn announce(milestone: Milestone) {
     emit(&Event::Reached { milestone });
 }
 
+/// Tells the sweep that started this run process why the run failed.
+pub fn announce_failure(error: &str, environment: bool) {
+    emit(&Event::Failed {
+        error: error.to_string(),
+        environment,
+    });
+}
+
 fn emit(event: &Event) {
     // stdout is a pipe to the parent; a closed pipe only loses progress, never the run.
     use std::io::Write;
@@ -274,7 +295,8 @@ impl SweepProgress {
         label: &str,
         stdout: impl std::io::Read,
         milestone: &mut dyn FnMut(Milestone),
-    ) {
+    ) -> Option<Failure> {
+        let mut failure = None;
         let mut bar: Option<ProgressBar> = None;
         let mut val = String::new();
         for line in std::io::BufReader::new(stdout).lines() {
@@ -311,12 +333,16 @@ impl SweepProgress {
                 (Ok(Event::Epoch { val_accuracy, .. }), _) => {
                     val = format!(" val {val_accuracy:.4}");
                 }
+                (Ok(Event::Failed { error, environment }), _) => {
+                    failure = Some(Failure { error, environment });
+                }
                 _ => self.log(&line),
             }
         }
         if let Some(bar) = bar {
             bar.finish_and_clear();
         }
+        failure
     }
 
     pub fn finish(&self) {

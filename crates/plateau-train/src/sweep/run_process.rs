@@ -1,11 +1,13 @@
 //! Run processes: a sweep trains each run in a child process of its own binary (`plateau
 //! train CONFIG --run ID`), so a panic or an out-of-memory kill costs only that run. This is
 //! the protocol between the two: the flags the sweep passes, what the child prints on its
-//! stdout, where it leaves its error, and how the sweep reads how it ended.
+//! stdout (progress, milestones and, when it fails, its cause), and how the sweep reads how it
+//! ended.
 
 use std::io::{BufRead, Write};
 use std::path::Path;
 use std::process::{Child, ChildStdin, Command};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
 use plateau_metrics::results::RunStatus;
@@ -29,6 +31,11 @@ pub const SWEEP_CHILD_FLAG: &str = "--sweep-child";
 /// What a sweep writes on a run process's stdin to let it train.
 const TRAIN_LINE: &str = "train";
 
+/// What a sweep writes on a run process's stdin when it was asked to stop (a signal): the run
+/// stops at its next step, as if the signal had reached it (a scheduler may signal only the
+/// sweep).
+const STOP_LINE: &str = "stop";
+
 /// Where a run process writes why it failed, for the sweep to record.
 pub const ERROR_LOG: &str = "error.log";
 
@@ -39,18 +46,22 @@ pub struct SweepLink {
 
 impl SweepLink {
     /// Starts reading stdin: a `train` line lets [`wait_to_train`](Self::wait_to_train) return;
-    /// its end exits the process. Everything a run writes is atomic, so stopping anywhere loses
-    /// only unsaved work.
-    pub fn follow_stdin() -> Self {
+    /// a `stop` line sets `stop`; its end exits the process. Everything a run writes is atomic,
+    /// so stopping anywhere loses only unsaved work.
+    pub fn follow_stdin(stop: Arc<AtomicBool>) -> Self {
         let may_train = Arc::new((Mutex::new(false), Condvar::new()));
         let flag = may_train.clone();
         std::thread::spawn(move || {
             for line in std::io::stdin().lock().lines() {
                 let Ok(line) = line else { break };
-                if line.trim() == TRAIN_LINE {
-                    let (allowed, changed) = &*flag;
-                    *allowed.lock().unwrap_or_else(|e| e.into_inner()) = true;
-                    changed.notify_all();
+                match line.trim() {
+                    TRAIN_LINE => {
+                        let (allowed, changed) = &*flag;
+                        *allowed.lock().unwrap_or_else(|e| e.into_inner()) = true;
+                        changed.notify_all();
+                    }
+                    STOP_LINE => stop.store(true, Ordering::SeqCst),
+                    _ => {}
                 }
             }
             std::process::exit(137);
@@ -68,8 +79,12 @@ impl SweepLink {
     }
 }
 
-/// Records a run's failure in its folder (the `train` command calls this on error or panic).
-pub fn record_failure(run_dir: &Path, message: &str) {
+/// Records why a run failed: on stdout for its sweep (`to_sweep`, a run process's pipe, which
+/// a full disk cannot stop), and in its folder for anyone reading it later (best effort).
+pub fn record_failure(run_dir: &Path, message: &str, environment: bool, to_sweep: bool) {
+    if to_sweep {
+        crate::sweep::progress::announce_failure(message, environment);
+    }
     let _ = std::fs::create_dir_all(run_dir);
     let _ = std::fs::write(run_dir.join(ERROR_LOG), message);
 }
@@ -98,35 +113,57 @@ pub fn let_train(stdin: &mut ChildStdin) -> std::io::Result<()> {
     stdin.flush()
 }
 
+/// Asks a training run process to stop at its next step.
+pub fn ask_to_stop(stdin: &mut ChildStdin) -> std::io::Result<()> {
+    writeln!(stdin, "{STOP_LINE}")?;
+    stdin.flush()
+}
+
+/// How a run process ended.
+pub(crate) enum RunEnd {
+    /// With a summary to record: finished, diverged, or failed with its cause.
+    Summary(RunSummary),
+    /// Stopped by the machine's storage (a full disk, a read-only mount): not the run's
+    /// failure. It is not recorded and resumes from its last checkpoint.
+    Environment(String),
+}
+
 /// Follows a started run process (its stdin taken by the caller) to its end and returns how it
 /// ended. `milestone` is called as the child says it is ready and that its training is over
 /// (not at all if it dies first).
-pub fn watch_run(
+pub(crate) fn watch_run(
     mut child: Child,
     run_dir: &Path,
     label: &str,
     progress: &SweepProgress,
     milestone: &mut dyn FnMut(Milestone),
-) -> RunSummary {
-    if let Some(stdout) = child.stdout.take() {
-        progress.follow_child(label, stdout, milestone);
-    }
+) -> RunEnd {
+    let failure = match child.stdout.take() {
+        Some(stdout) => progress.follow_child(label, stdout, milestone),
+        None => None,
+    };
     let status = match child.wait() {
         Ok(status) => status,
         Err(error) => {
-            return RunSummary::failed(format!("could not wait for the run's process: {error}"));
+            let why = format!("could not wait for the run's process: {error}");
+            return RunEnd::Summary(RunSummary::failed(why));
         }
     };
-    match (status.success(), read_summary(run_dir)) {
-        (true, Ok(summary)) => summary,
-        (_, Ok(summary)) if summary.status == RunStatus::Diverged => summary,
-        _ => {
-            let why = std::fs::read_to_string(run_dir.join(ERROR_LOG)).unwrap_or_default();
-            RunSummary::failed(format!(
+    match (status.success(), read_summary(run_dir), failure) {
+        (true, Ok(summary), _) => RunEnd::Summary(summary),
+        (_, Ok(summary), _) if summary.status == RunStatus::Diverged => RunEnd::Summary(summary),
+        (_, _, Some(failure)) if failure.environment => RunEnd::Environment(failure.error),
+        (_, _, failure) => {
+            // The cause came over the pipe; the file is for a process that died before it
+            // could say it (or a plateau that did not say it).
+            let why = failure.map(|f| f.error).unwrap_or_else(|| {
+                std::fs::read_to_string(run_dir.join(ERROR_LOG)).unwrap_or_default()
+            });
+            RunEnd::Summary(RunSummary::failed(format!(
                 "run process ended with {}: {}",
                 describe_exit(&status),
                 why.trim()
-            ))
+            )))
         }
     }
 }

@@ -16,37 +16,50 @@ use crate::run::summary::RunSummary;
 use crate::sweep::axes;
 use crate::sweep::config::SweepConfig;
 use crate::sweep::dry_run::print_plan;
-use crate::sweep::folders::{TIMING_FILE, claim_dir, finished_on_disk, sweep_dir};
+use crate::sweep::folders::{TIMING_FILE, claim_dir, sweep_dir, write_record};
 use crate::sweep::inputs::{load_downstream, plan};
 use crate::sweep::one_run::train_in_process;
 use crate::sweep::options::{ChildCommand, SweepOptions};
 use crate::sweep::plan::PlannedRun;
 use crate::sweep::progress::{Milestone, ProgressMode, SweepProgress};
+use crate::sweep::reconcile::reconcile;
 use crate::sweep::record::{describe, result_row};
-use crate::sweep::run_process::{let_train, start_run, watch_run};
+use crate::sweep::run_process::{RunEnd, ask_to_stop, let_train, start_run, watch_run};
 use crate::sweep::timing::SweepTiming;
 use crate::trace;
 
-/// Runs the sweep; returns the result rows of this invocation.
+/// What one invocation of a sweep did, and where the sweep stands after it.
+#[derive(Debug, Default)]
+pub struct SweepOutcome {
+    /// The rows of the runs trained by this invocation, in plan order.
+    pub trained: Vec<ResultRow>,
+    /// Runs whose row was restored from their folder, not trained (see `reconcile`).
+    pub recorded: Vec<String>,
+    /// The latest row of every planned run recorded as failed, by this invocation or an
+    /// earlier one (`--rerun-failed` retries them).
+    pub failed: Vec<ResultRow>,
+}
+
+/// Runs the sweep.
 pub fn run_sweep(
     config: &SweepConfig,
     options: &SweepOptions,
     child: ChildCommand,
     stop: &AtomicBool,
-) -> Result<Vec<ResultRow>> {
+) -> Result<SweepOutcome> {
     let sweep_started = Instant::now();
     let dir = sweep_dir(config, options.out_dir.as_deref());
     let (upstream, runs) = plan(config, options.chatty())?;
     if options.dry_run {
         print_plan(config, &upstream, &runs)?;
-        return Ok(Vec::new());
+        return Ok(SweepOutcome::default());
     }
     let _lock = claim_dir(&dir, config)?;
     // Fetch downstream data now, so no run waits on a download (children then find it on disk).
     let downstream = load_downstream(config, &upstream, options.chatty())?;
     let store = ResultsStore::new(&dir);
-    store.repair()?;
     plateau_store::remove_stale_temporaries(&dir);
+    let reconciled = reconcile(&dir, &store, &runs, options.backend)?;
     let done = store.latest()?;
     let todo: Vec<&PlannedRun> = runs
         .iter()
@@ -80,12 +93,15 @@ pub fn run_sweep(
         _ => 1,
     };
     let mut rows = Vec::new();
+    // Set when a run could not write (a full disk): no new run starts, and the sweep ends with
+    // that cause once the runs in flight are done.
+    let mut halted: Option<String> = None;
     let (notes_sender, notes) = mpsc::channel::<(usize, Note)>();
     std::thread::scope(|scope| -> Result<()> {
         let mut pending: VecDeque<Pending> = VecDeque::new();
         let mut next = 0;
         loop {
-            let stopping = stop.load(Ordering::SeqCst);
+            let stopping = stop.load(Ordering::SeqCst) || halted.is_some();
             // One run process loads its data at a time: three loading at once on two cores
             // made the first run start a second later.
             let loading = |pending: &VecDeque<Pending>| pending.iter().any(|slot| slot.loading);
@@ -95,13 +111,7 @@ pub fn run_sweep(
                 next += 1;
                 let run_dir = dir.join(&run.id);
                 let mut slot = Pending::new(index);
-                if let Some(summary) = finished_on_disk(&run_dir) {
-                    slot.stage = Stage::Ended {
-                        summary,
-                        began: true,
-                    };
-                    slot.ours = false;
-                } else if let Some(command) = child {
+                if let Some(command) = child {
                     match start_run(command(&run.id), &run_dir, progress.wants_events()) {
                         Ok(mut process) => {
                             slot.lifeline = process.stdin.take();
@@ -112,15 +122,15 @@ pub fn run_sweep(
                                 let mut reached = |milestone| {
                                     let _ = sender.send((index, Note::Reached(milestone)));
                                 };
-                                let summary =
+                                let end =
                                     watch_run(process, &run_dir, &label, progress, &mut reached);
-                                let _ = sender.send((index, Note::Ended(summary)));
+                                let _ = sender.send((index, Note::Ended(end)));
                             });
                         }
                         Err(error) => {
                             let why = format!("could not start the run's process: {error}");
                             slot.stage = Stage::Ended {
-                                summary: RunSummary::failed(why),
+                                end: RunEnd::Summary(RunSummary::failed(why)),
                                 began: false,
                             };
                         }
@@ -131,7 +141,7 @@ pub fn run_sweep(
                         ProgressMode::Off => ProgressMode::Off,
                         _ => progress.run_mode(),
                     };
-                    let summary = train_in_process(
+                    let end = train_in_process(
                         run,
                         &upstream,
                         &downstream,
@@ -141,10 +151,7 @@ pub fn run_sweep(
                         stop,
                     );
                     slot.wall = slot.started.elapsed();
-                    slot.stage = Stage::Ended {
-                        summary,
-                        began: true,
-                    };
+                    slot.stage = Stage::Ended { end, began: true };
                 }
                 pending.push_back(slot);
             }
@@ -170,12 +177,19 @@ pub fn run_sweep(
                 }
             }
             if stopping {
-                // Processes still waiting for their turn end without training.
-                for slot in pending
-                    .iter_mut()
-                    .filter(|slot| matches!(slot.stage, Stage::Waiting))
-                {
-                    slot.lifeline = None;
+                // Processes still waiting for their turn end without training; the one that
+                // trains stops at its next step (it may not have heard the signal itself).
+                for slot in pending.iter_mut() {
+                    match slot.stage {
+                        Stage::Waiting => slot.lifeline = None,
+                        Stage::Training if !slot.asked_to_stop => {
+                            if let Some(lifeline) = &mut slot.lifeline {
+                                let _ = ask_to_stop(lifeline);
+                            }
+                            slot.asked_to_stop = true;
+                        }
+                        _ => {}
+                    }
                 }
             }
             // Results are recorded in the order of the plan.
@@ -185,23 +199,36 @@ pub fn run_sweep(
             {
                 let slot = pending.pop_front().expect("front exists");
                 let run = todo[slot.index];
-                let Stage::Ended { summary, began } = slot.stage else {
+                let Stage::Ended { end, began } = slot.stage else {
                     unreachable!("checked above")
+                };
+                let summary = match end {
+                    RunEnd::Summary(summary) => summary,
+                    RunEnd::Environment(why) => {
+                        if began {
+                            progress.log(&format!(
+                                "stopped: {} could not write and keeps its last checkpoint",
+                                run.id
+                            ));
+                        }
+                        halted.get_or_insert(why);
+                        continue;
+                    }
                 };
                 if stop.load(Ordering::SeqCst) && summary.status == RunStatus::Failed {
                     if began {
                         progress.log(&format!(
-                            "interrupted: {} keeps its last epoch checkpoint; rerun the sweep \
-                             to resume",
+                            "interrupted: {} keeps a checkpoint of where it stopped; rerun the \
+                             sweep to resume",
                             run.id
                         ));
                     }
                     continue;
                 }
-                if slot.ours {
-                    timing.add_run(slot.wall, &summary.seconds);
-                }
+                timing.add_run(slot.wall, &summary.seconds);
                 let row = result_row(run, &summary, options.backend)?;
+                // The run's folder first: it is what the results files are rebuilt from.
+                write_record(&dir.join(&run.id), &ResultsStore::line_of(&row))?;
                 trace::phase("append", &run.id);
                 store.append(&row)?;
                 progress.log(&format!("    {}: {}", run.id, describe(&row)));
@@ -214,8 +241,15 @@ pub fn run_sweep(
                     false => continue,
                 }
             }
-            // Some run process is still going: wait for it to say something.
-            let (index, note) = notes.recv().expect("this scope holds a sender");
+            // Some run process is still going: wait for it to say something (and look at the
+            // stop flag now and then, which a signal sets).
+            let (index, note) = match notes.recv_timeout(Duration::from_millis(100)) {
+                Ok(received) => received,
+                Err(mpsc::RecvTimeoutError::Timeout) => continue,
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    unreachable!("this scope holds a sender")
+                }
+            };
             let Some(slot) = pending.iter_mut().find(|slot| slot.index == index) else {
                 continue;
             };
@@ -226,11 +260,11 @@ pub fn run_sweep(
                         slot.stage = Stage::Evaluating;
                     }
                 }
-                Note::Ended(summary) => {
+                Note::Ended(end) => {
                     slot.loading = false;
                     let began = !matches!(slot.stage, Stage::Waiting);
                     slot.wall = slot.started.elapsed();
-                    slot.stage = Stage::Ended { summary, began };
+                    slot.stage = Stage::Ended { end, began };
                     slot.lifeline = None;
                 }
             }
@@ -238,6 +272,9 @@ pub fn run_sweep(
         Ok(())
     })?;
     progress.finish();
+    if let Some(why) = halted {
+        anyhow::bail!("the sweep stopped before its runs could finish: {why}");
+    }
     trace::phase("report", &config.name);
     let reporting = Instant::now();
     let report = plateau_metrics::report::write_report(&dir, &axes::meanings())
@@ -250,7 +287,18 @@ pub fn run_sweep(
         let json = serde_json::to_string_pretty(&timing)?;
         plateau_store::write_atomic(&dir.join(TIMING_FILE), json.as_bytes())?;
     }
-    Ok(rows)
+    let latest = store.latest()?;
+    let failed = runs
+        .iter()
+        .filter_map(|run| latest.get(&run.id))
+        .filter(|row| row.status == RunStatus::Failed)
+        .cloned()
+        .collect();
+    Ok(SweepOutcome {
+        trained: rows,
+        recorded: reconciled.restored,
+        failed,
+    })
 }
 
 /// A run the sweep has started and not yet recorded.
@@ -262,12 +310,12 @@ struct Pending {
     started: Instant,
     /// From being let train to its result.
     wall: Duration,
-    /// False for a run that had finished before this sweep (its time is not ours).
-    ours: bool,
     /// The run process's stdin while it runs: a line lets it train, closing it stops it.
     lifeline: Option<ChildStdin>,
     /// Its process is loading data and model (not yet ready to train).
     loading: bool,
+    /// It was told to stop at its next step.
+    asked_to_stop: bool,
 }
 
 /// Where a pending run stands. At most one is `Training`.
@@ -279,7 +327,7 @@ enum Stage {
     Evaluating,
     /// `began`: whether it had been let train (a run that never did keeps no checkpoint).
     Ended {
-        summary: RunSummary,
+        end: RunEnd,
         began: bool,
     },
 }
@@ -291,9 +339,9 @@ impl Pending {
             stage: Stage::Waiting,
             started: Instant::now(),
             wall: Duration::ZERO,
-            ours: true,
             lifeline: None,
             loading: false,
+            asked_to_stop: false,
         }
     }
 }
@@ -302,7 +350,7 @@ impl Pending {
 enum Note {
     /// The run process reached a milestone.
     Reached(Milestone),
-    Ended(RunSummary),
+    Ended(RunEnd),
 }
 
 /// `[3/9, eta 120 s] 1a2b3c4d5e6f resnet …`

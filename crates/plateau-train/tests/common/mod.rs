@@ -35,7 +35,9 @@ pub fn sweep_on(backend: Backend, toml: &str) -> Vec<ResultRow> {
         progress: ProgressMode::Off,
         overlap: false,
     };
-    run_sweep(&config, &options, None, &AtomicBool::new(false)).unwrap()
+    run_sweep(&config, &options, None, &AtomicBool::new(false))
+        .unwrap()
+        .trained
 }
 
 /// The README's test command sets up what it needs: Python's `safetensors` and `numpy` come

@@ -1,0 +1,185 @@
+//! A full disk is the machine's fault, not the runs': a sweep whose output folder runs out of
+//! space mid-sweep stops with one message that names the cause and the fix, records no run as
+//! failed, and, once space is freed, a plain rerun finishes every run with the numbers and
+//! weights of a sweep that never ran out.
+//!
+//! The small disk is a tmpfs of a fraction of what the sweep writes (mounting one needs root;
+//! elsewhere the test says so and passes without running).
+
+#![cfg(target_os = "linux")]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use common::{outcome, result_rows};
+
+mod common;
+
+/// Four small runs of two epochs each.
+fn write_config(dir: &Path) -> PathBuf {
+    let path = dir.join("full.toml");
+    let text = r#"
+name = "full"
+seed = 3
+[upstream]
+dataset = "synthetic"
+image_size = 16
+train_examples = 400
+val_examples = 100
+test_examples = 100
+[train]
+optimizer = "adamw"
+lr = 1e-2
+batch_size = 50
+epochs = 2
+[[downstream]]
+dataset = "synthetic"
+name = "probe"
+classes = [0, 1, 2, 3, 4]
+shots = [1, 5]
+seeds = 2
+test_examples = 100
+[[grid]]
+preset = "mixer-tiny-p4"
+width = [8, 16, 24, 32]
+depth = [1]
+"#;
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn sweep(config: &Path, out: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_plateau"))
+        .arg("sweep")
+        .arg(config)
+        .arg("--out")
+        .arg(out)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// Bytes a tmpfs needs to hold every file under `dir` (whole pages per file).
+fn footprint(dir: &Path) -> u64 {
+    let mut total = 4096;
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        total += match path.is_dir() {
+            true => footprint(&path),
+            false => std::fs::metadata(&path).unwrap().len().div_ceil(4096) * 4096,
+        };
+    }
+    total
+}
+
+/// A mounted tmpfs, unmounted on drop (also when the test fails).
+struct SmallDisk(PathBuf);
+
+impl SmallDisk {
+    fn mount(at: &Path, bytes: u64) -> Self {
+        std::fs::create_dir_all(at).unwrap();
+        let options = format!("size={bytes}");
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &options, "tmpfs"])
+            .arg(at)
+            .status()
+            .unwrap();
+        assert!(
+            status.success(),
+            "mount -t tmpfs failed (root, but no CAP_SYS_ADMIN?)"
+        );
+        Self(at.to_path_buf())
+    }
+
+    fn grow(&self, bytes: u64) {
+        let options = format!("remount,size={bytes}");
+        let status = Command::new("mount")
+            .args(["-o", &options])
+            .arg(&self.0)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+fn rows_by_id(sweep_dir: &Path) -> BTreeMap<String, serde_json::Value> {
+    result_rows(sweep_dir)
+        .into_iter()
+        .map(|row| (row["run_id"].as_str().unwrap().to_string(), row))
+        .collect()
+}
+
+#[test]
+fn a_full_disk_stops_the_sweep_and_a_rerun_after_freeing_space_finishes_it() {
+    if !is_root() {
+        eprintln!("skipped: mounting a small tmpfs needs root");
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let config = write_config(work.path());
+    let straight = work.path().join("straight");
+    let reference = sweep(&config, &straight);
+    assert!(reference.status.success());
+    let expected = rows_by_id(&straight.join("full"));
+    assert_eq!(expected.len(), 4);
+
+    // Room for about half of what the sweep writes: it runs out part-way.
+    let disk = SmallDisk::mount(&work.path().join("small"), footprint(&straight) / 2);
+    let out = disk.0.join("out");
+    let full = sweep(&config, &out);
+    let stderr = String::from_utf8_lossy(&full.stderr);
+    assert!(!full.status.success(), "{stderr}");
+    assert_eq!(
+        stderr.matches("No space left on device").count(),
+        1,
+        "the cause is said once:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("fix: free space") && stderr.contains("rerun the same command"),
+        "{stderr}"
+    );
+    // No run is recorded as failed for want of space.
+    let results = out.join("full").join("results.jsonl");
+    let recorded = std::fs::read_to_string(&results).unwrap_or_default();
+    assert!(!recorded.contains("\"failed\""), "{recorded}");
+
+    // Space freed: the same command finishes the sweep.
+    disk.grow(256 << 20);
+    let rerun = sweep(&config, &out);
+    let stderr = String::from_utf8_lossy(&rerun.stderr);
+    assert!(rerun.status.success(), "{stderr}");
+    let resumed = rows_by_id(&out.join("full"));
+    assert_eq!(
+        resumed.keys().collect::<Vec<_>>(),
+        expected.keys().collect::<Vec<_>>()
+    );
+    for (id, row) in &resumed {
+        assert_eq!(row["status"], "ok", "{id}: {row}");
+        assert_eq!(outcome(row), outcome(&expected[id]), "run {id}");
+        let weights = std::fs::read(out.join("full").join(id).join("model.safetensors"));
+        let reference = std::fs::read(straight.join("full").join(id).join("model.safetensors"));
+        assert!(
+            weights.unwrap() == reference.unwrap(),
+            "{id}: weights differ"
+        );
+    }
+    assert_eq!(
+        result_rows(&out.join("full")).len(),
+        4,
+        "every run recorded once"
+    );
+}
