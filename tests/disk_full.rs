@@ -4,7 +4,8 @@
 //! weights of a sweep that never ran out.
 //!
 //! The small disk is a tmpfs of a fraction of what the sweep writes (mounting one needs root;
-//! elsewhere the test says so and passes without running).
+//! elsewhere that test says so and passes without running); the other path to the same fault,
+//! a file-size limit (`ulimit -f`, EFBIG), needs no root.
 
 #![cfg(target_os = "linux")]
 
@@ -50,7 +51,24 @@ depth = [1]
 }
 
 fn sweep(config: &Path, out: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_plateau"))
+    limited_sweep(config, out, None)
+}
+
+/// The sweep, under a file-size limit of `kib` KiB when given (SIGXFSZ ignored, as a batch
+/// system's limit would leave it, so a write past the limit fails with EFBIG).
+fn limited_sweep(config: &Path, out: &Path, kib: Option<u64>) -> Output {
+    let mut command = match kib {
+        Some(kib) => {
+            let mut shell = Command::new("bash");
+            shell
+                .arg("-c")
+                .arg(format!("trap '' XFSZ; ulimit -f {kib}; exec \"$0\" \"$@\""))
+                .arg(env!("CARGO_BIN_EXE_plateau"));
+            shell
+        }
+        None => Command::new(env!("CARGO_BIN_EXE_plateau")),
+    };
+    command
         .arg("sweep")
         .arg(config)
         .arg("--out")
@@ -58,6 +76,19 @@ fn sweep(config: &Path, out: &Path) -> Output {
         .stdin(Stdio::null())
         .output()
         .unwrap()
+}
+
+/// The size of the largest file under `dir`.
+fn largest_file(dir: &Path) -> u64 {
+    let mut largest = 0;
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        largest = largest.max(match path.is_dir() {
+            true => largest_file(&path),
+            false => std::fs::metadata(&path).unwrap().len(),
+        });
+    }
+    largest
 }
 
 fn is_root() -> bool {
@@ -132,19 +163,26 @@ fn a_full_disk_stops_the_sweep_and_a_rerun_after_freeing_space_finishes_it() {
     let work = tempfile::tempdir().unwrap();
     let config = write_config(work.path());
     let straight = work.path().join("straight");
-    let reference = sweep(&config, &straight);
-    assert!(reference.status.success());
-    let expected = rows_by_id(&straight.join("full"));
-    assert_eq!(expected.len(), 4);
+    assert!(sweep(&config, &straight).status.success());
+    assert_eq!(rows_by_id(&straight.join("full")).len(), 4);
 
     // Room for about half of what the sweep writes: it runs out part-way.
     let disk = SmallDisk::mount(&work.path().join("small"), footprint(&straight) / 2);
     let out = disk.0.join("out");
     let full = sweep(&config, &out);
-    let stderr = String::from_utf8_lossy(&full.stderr);
-    assert!(!full.status.success(), "{stderr}");
+    assert_stopped_cleanly(&full, &out, "No space left on device");
+
+    // Space freed: the same command finishes the sweep.
+    disk.grow(256 << 20);
+    assert_finishes_as(&config, &out, &straight);
+}
+
+/// What a stopped sweep must show: a non-zero exit, the cause once with the fix, no failed run.
+fn assert_stopped_cleanly(stopped: &Output, out: &Path, cause: &str) {
+    let stderr = String::from_utf8_lossy(&stopped.stderr);
+    assert!(!stopped.status.success(), "{stderr}");
     assert_eq!(
-        stderr.matches("No space left on device").count(),
+        stderr.matches(cause).count(),
         1,
         "the cause is said once:\n{stderr}"
     );
@@ -152,14 +190,18 @@ fn a_full_disk_stops_the_sweep_and_a_rerun_after_freeing_space_finishes_it() {
         stderr.contains("fix: free space") && stderr.contains("rerun the same command"),
         "{stderr}"
     );
-    // No run is recorded as failed for want of space.
     let results = out.join("full").join("results.jsonl");
     let recorded = std::fs::read_to_string(&results).unwrap_or_default();
-    assert!(!recorded.contains("\"failed\""), "{recorded}");
+    assert!(
+        !recorded.contains("\"failed\""),
+        "no run recorded as failed: {recorded}"
+    );
+}
 
-    // Space freed: the same command finishes the sweep.
-    disk.grow(256 << 20);
-    let rerun = sweep(&config, &out);
+/// The same command, rerun, finishes every run with the numbers and weights of `straight`.
+fn assert_finishes_as(config: &Path, out: &Path, straight: &Path) {
+    let expected = rows_by_id(&straight.join("full"));
+    let rerun = sweep(config, out);
     let stderr = String::from_utf8_lossy(&rerun.stderr);
     assert!(rerun.status.success(), "{stderr}");
     let resumed = rows_by_id(&out.join("full"));
@@ -182,4 +224,18 @@ fn a_full_disk_stops_the_sweep_and_a_rerun_after_freeing_space_finishes_it() {
         4,
         "every run recorded once"
     );
+}
+
+#[test]
+fn a_file_size_limit_stops_the_sweep_the_same_way() {
+    let work = tempfile::tempdir().unwrap();
+    let config = write_config(work.path());
+    let straight = work.path().join("straight");
+    assert!(sweep(&config, &straight).status.success());
+    // Below the largest file the sweep writes: some write goes past it.
+    let kib = (largest_file(&straight) / 2 / 1024).max(1);
+    let out = work.path().join("limited");
+    let stopped = limited_sweep(&config, &out, Some(kib));
+    assert_stopped_cleanly(&stopped, &out, "File too large");
+    assert_finishes_as(&config, &out, &straight);
 }

@@ -84,12 +84,37 @@ fn sweep(config: &Path, out: &Path) -> Command {
     command
 }
 
-/// The phases a marker line names, as they arrive (the run processes share the sweep's stderr).
-fn follow_phases(child: &mut Child) -> mpsc::Receiver<String> {
+/// The sweep of `config` never interrupted, in `work/straight`: what every resume must equal.
+fn uninterrupted(config: &Path, work: &Path) -> PathBuf {
+    let straight = work.join("straight");
+    let status = sweep(config, &straight)
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    straight
+}
+
+/// Every line the sweep (and its run processes, which share its stderr) write, as they arrive.
+fn follow_lines(child: &mut Child) -> mpsc::Receiver<String> {
     let stderr = child.stderr.take().unwrap();
     let (send, receive) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if send.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    receive
+}
+
+/// The phases a marker line names, as they arrive.
+fn follow_phases(child: &mut Child) -> mpsc::Receiver<String> {
+    let lines = follow_lines(child);
+    let (send, receive) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in lines {
             if let Some(rest) = line.strip_prefix(MARKER) {
                 let phase = rest.split_whitespace().next().unwrap_or("").to_string();
                 if send.send(phase).is_err() {
@@ -172,13 +197,7 @@ fn assert_run_processes_end(out: &Path) {
 fn a_sweep_killed_in_every_phase_resumes_to_the_uninterrupted_result() {
     let work = tempfile::tempdir().unwrap();
     let config = write_config(work.path());
-
-    let straight = work.path().join("straight");
-    let status = sweep(&config, &straight)
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let straight = uninterrupted(&config, work.path());
     let expected = rows_by_id(&straight);
     assert_eq!(expected.len(), 6);
 
@@ -257,7 +276,7 @@ fn assert_resumes_to(config: &Path, killed: &Path, straight: &Path) {
         .status()
         .unwrap();
     assert!(status.success());
-    let resumed = rows_by_id(&killed);
+    let resumed = rows_by_id(killed);
     assert_eq!(
         resumed.keys().collect::<Vec<_>>(),
         expected.keys().collect::<Vec<_>>()
@@ -294,7 +313,7 @@ fn assert_resumes_to(config: &Path, killed: &Path, straight: &Path) {
         );
     }
     let mut leftovers = Vec::new();
-    files_named(&killed, &mut leftovers, &|name| name.contains(".tmp-"));
+    files_named(killed, &mut leftovers, &|name| name.contains(".tmp-"));
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
     let report = std::fs::read_to_string(killed.join("crash").join("report.html")).unwrap();
     assert!(report.trim_end().ends_with("</html>"));
@@ -318,20 +337,6 @@ fn a_run_process_exits_when_its_sweep_is_killed() {
     assert_run_processes_end(&out);
 }
 
-/// Every line the sweep (and its run processes) write on stderr, as they arrive.
-fn follow_lines(child: &mut Child) -> mpsc::Receiver<String> {
-    let stderr = child.stderr.take().unwrap();
-    let (send, receive) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if send.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    receive
-}
-
 /// Whether some run of the sweep in `out` keeps a checkpoint taken inside an epoch.
 fn stopped_mid_epoch(out: &Path) -> bool {
     let Ok(runs) = std::fs::read_dir(out.join("crash")) else {
@@ -347,12 +352,7 @@ fn stopped_mid_epoch(out: &Path) -> bool {
 fn stop_signals_stop_at_the_next_step_and_the_resume_is_bit_identical() {
     let work = tempfile::tempdir().unwrap();
     let config = write_config(work.path());
-    let straight = work.path().join("straight");
-    let status = sweep(&config, &straight)
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let straight = uninterrupted(&config, work.path());
 
     let stopped = work.path().join("stopped");
     let mut rng = Lcg(0x51e7);

@@ -9,6 +9,7 @@ use plateau_metrics::results::{ResultRow, RunStatus};
 use crate::run::checkpoint;
 use crate::run::summary::{RunSummary, read_summary};
 use crate::sweep::config::SweepConfig;
+use crate::sweep::plan::PlannedRun;
 
 /// `<out_dir>/<name>/`.
 pub fn sweep_dir(config: &SweepConfig, out_dir: Option<&Path>) -> PathBuf {
@@ -134,4 +135,20 @@ pub(crate) fn finished_summary(run_dir: &Path) -> Option<RunSummary> {
     checkpoint::remove(run_dir);
     plateau_store::remove_stale_temporaries(run_dir);
     Some(summary)
+}
+
+/// The run folders in `dir` that no planned run owns: runs of an earlier version of the config
+/// (a run's id is the hash of its spec, so an edited TOML plans other ids).
+pub(crate) fn stale_runs(dir: &Path, planned: &[PlannedRun]) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut stale: Vec<String> = entries
+        .flatten()
+        .filter(|e| e.path().join("config.json").is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|id| planned.iter().all(|run| &run.id != id))
+        .collect();
+    stale.sort();
+    stale
 }

@@ -16,7 +16,7 @@ use crate::run::summary::RunSummary;
 use crate::sweep::axes;
 use crate::sweep::config::SweepConfig;
 use crate::sweep::dry_run::print_plan;
-use crate::sweep::folders::{TIMING_FILE, claim_dir, sweep_dir, write_record};
+use crate::sweep::folders::{TIMING_FILE, claim_dir, stale_runs, sweep_dir, write_record};
 use crate::sweep::inputs::{load_downstream, plan};
 use crate::sweep::one_run::train_in_process;
 use crate::sweep::options::{ChildCommand, SweepOptions};
@@ -60,6 +60,18 @@ pub fn run_sweep(
     let store = ResultsStore::new(&dir);
     plateau_store::remove_stale_temporaries(&dir);
     let reconciled = reconcile(&dir, &store, &runs, options.backend)?;
+    let stale = stale_runs(&dir, &runs);
+    if !stale.is_empty() {
+        eprintln!(
+            "note: {} run folder(s) in {} are not runs of this config: it changed since they ran \
+             ({}). Their rows stay in results.jsonl and in the report beside the new runs; to \
+             keep the two studies apart, give the changed config another `name` (or --out), \
+             or pass the old values with --set",
+            stale.len(),
+            dir.display(),
+            stale.join(", ")
+        );
+    }
     let done = store.latest()?;
     let todo: Vec<&PlannedRun> = runs
         .iter()
