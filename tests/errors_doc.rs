@@ -247,6 +247,26 @@ fn cases() -> Vec<Case> {
             },
         },
         Case {
+            what: "a run failed in an earlier sweep",
+            args: |s| {
+                let config = s.config_with("", "");
+                let id = run_id(&config);
+                // An earlier invocation recorded this run as failed (the harness's earlier line
+                // stays first).
+                let failed = serde_json::json!({
+                    "run_id": id, "family": "mixer", "preset": "mixer-tiny-p4",
+                    "config": {"width": 8, "depth": 1}, "model": {}, "params": 1,
+                    "flops_per_image": 1, "train_flops": 1.0, "backend": "flex",
+                    "status": "failed", "error": "run process ended with signal 9 (SIGKILL)",
+                    "upstream": null, "downstream": [], "train_seconds": 0.0,
+                    "images_per_second": 0.0, "epochs": 0, "steps": 0
+                });
+                let earlier = std::fs::read_to_string(s.results()).unwrap();
+                s.write("out/errs/results.jsonl", &format!("{earlier}{failed}\n"));
+                s.sweep(config)
+            },
+        },
+        Case {
             what: "truncated model.safetensors (plateau features)",
             args: |s| {
                 let config = s.config_with("", "");
@@ -354,8 +374,33 @@ fn page(rows: &[(String, String, String)]) -> String {
             cell(message)
         ));
     }
+    page.push_str(MACHINE_FAULTS);
     page
 }
+
+/// What the page says of faults that are not bad input; other tests check these messages.
+const MACHINE_FAULTS: &str = "
+## Faults from the machine, and damaged results
+
+Not bad input, so not in the table; the tests named check each.
+
+- **A full disk** under the output folder (or a quota, a file-size limit, a read-only mount, \
+an I/O error): `error: the sweep stopped before its runs could finish: <path>: No space left on \
+device (os error 28)` and a `fix:` line (free space, then rerun the same command). No run is \
+recorded as failed; the run that could not write keeps its last checkpoint \
+(`tests/disk_full.rs`).
+- **A damaged line in `results.jsonl`**: `warning: <file> line <n> (run <id>) is damaged; \
+moved it to results.jsonl.damaged`; the run's row comes back from its folder and it is not \
+trained again. A lost `results.jsonl` is rebuilt the same way \
+(`crates/plateau-train/tests/sweep.rs`).
+- **A line from another plateau version** (JSON, but not a row this one reads): a warning; the \
+line is kept as it is and left out of reports and fits.
+- **An edited config** sweeping into the same folder: `note: <n> run folder(s) in <dir> are not \
+runs of this config` with their ids and how to keep the studies apart (`tests/stale_runs.rs`).
+- **A stop signal** (SIGINT, SIGTERM, SIGHUP, SIGUSR1): `SIGTERM: stopping at the next \
+training step`, then `stopped by SIGTERM; rerun the same command to resume`; exit code 128 + \
+the signal's number (`tests/kill_resume.rs`).
+";
 
 #[test]
 fn every_bad_input_gets_one_clear_message_and_docs_errors_md_shows_it() {

@@ -14,7 +14,27 @@ use plateau_train::{Backend, SweepConfig};
 use plateau_train::{RunContext, train};
 use plateau_train::{SweepOptions, load_downstream, plan, run_sweep};
 
+/// A Mixer at two widths (no BatchNorm).
+const MIXERS: &str = r#"
+[[grid]]
+preset = "mixer-tiny-p4"
+width = [8, 16]
+depth = [1]
+"#;
+
+/// A ResNet (BatchNorm, whose running statistics a checkpoint must carry exactly).
+const RESNET: &str = r#"
+[[grid]]
+preset = "resnet-cifar"
+width = [4]
+depth = [1]
+"#;
+
 fn config(out: &Path, extra: &str) -> SweepConfig {
+    config_of(out, MIXERS, extra)
+}
+
+fn config_of(out: &Path, grid: &str, extra: &str) -> SweepConfig {
     let text = format!(
         r#"
 name = "test"
@@ -39,19 +59,12 @@ shots = [1, 5]
 seeds = 2
 layers = "all"
 test_examples = 100
-[[grid]]
-preset = "mixer-tiny-p4"
-width = [8, 16]
-depth = [1]
+{grid}
 {extra}
 "#,
         out.display()
     );
     SweepConfig::parse(Path::new("test.toml"), &text, &[]).unwrap()
-}
-
-fn config_in(out: &Path) -> SweepConfig {
-    config(out, "")
 }
 
 fn options() -> SweepOptions {
@@ -117,9 +130,18 @@ fn a_sweep_records_every_run_and_a_rerun_trains_nothing() {
 
 #[test]
 fn an_interrupted_run_resumes_from_its_checkpoint() {
+    resumes_from_inside_an_epoch(MIXERS);
+}
+
+#[test]
+fn a_batchnorm_model_resumes_from_inside_an_epoch_with_its_running_statistics() {
+    resumes_from_inside_an_epoch(RESNET);
+}
+
+fn resumes_from_inside_an_epoch(grid: &str) {
     let _turn = common::one_at_a_time();
     let out = tempfile::tempdir().unwrap();
-    let config = config(out.path(), "");
+    let config = config_of(out.path(), grid, "");
     let (upstream, runs) = plan(&config, false).unwrap();
     let downstream = load_downstream(&config, &upstream, false).unwrap();
     let run_dir = out.path().join("test").join(&runs[0].id);
@@ -148,15 +170,15 @@ fn an_interrupted_run_resumes_from_its_checkpoint() {
     let rows = run_sweep(&config, &options(), None, &AtomicBool::new(false))
         .unwrap()
         .trained;
-    assert_eq!(rows.len(), 2);
+    assert_eq!(rows.len(), runs.len());
     assert!(rows.iter().all(|r| r.status == RunStatus::Ok));
     let resumed = rows.iter().find(|r| r.run_id == runs[0].id).unwrap();
     assert_eq!((resumed.epochs, resumed.steps), (2, 2 * 1000 / 50));
-    // Resuming restores weights, optimizer moments, data order and augmentation exactly: the
-    // result equals that of an uninterrupted run.
+    // Resuming restores weights, optimizer moments, BatchNorm statistics, data order and
+    // augmentation exactly: the result equals that of an uninterrupted run.
     let other = tempfile::tempdir().unwrap();
     let uninterrupted = run_sweep(
-        &config_in(other.path()),
+        &config_of(other.path(), grid, ""),
         &options(),
         None,
         &AtomicBool::new(false),

@@ -59,6 +59,10 @@ pub fn save(
     optimizer: &ModuleOptimizer,
     state: &TrainState,
 ) -> Result<()> {
+    // BatchNorm's running statistics lag one update behind until read in sync. Validation
+    // does that before an epoch's checkpoint; a stop inside an epoch has not validated, and
+    // would save the statistics of the step before. The copy `valid` makes shares them.
+    drop(model.valid());
     let staged = StagedDir::new(&run_dir.join(DIR))?;
     let mut store = BurnpackStore::from_bytes(None);
     model

@@ -28,6 +28,11 @@ use crate::sweep::run_process::{RunEnd, ask_to_stop, let_train, start_run, watch
 use crate::sweep::timing::SweepTiming;
 use crate::trace;
 
+/// How often the runner looks at the stop flag while it waits for its run processes: a stop
+/// signal must reach the training run within a step or two, and waking this often costs nothing
+/// measurable.
+const STOP_POLL: Duration = Duration::from_millis(10);
+
 /// What one invocation of a sweep did, and where the sweep stands after it.
 #[derive(Debug, Default)]
 pub struct SweepOutcome {
@@ -254,8 +259,8 @@ pub fn run_sweep(
                 }
             }
             // Some run process is still going: wait for it to say something (and look at the
-            // stop flag now and then, which a signal sets).
-            let (index, note) = match notes.recv_timeout(Duration::from_millis(100)) {
+            // stop flag every STOP_POLL, which a signal sets).
+            let (index, note) = match notes.recv_timeout(STOP_POLL) {
                 Ok(received) => received,
                 Err(mpsc::RecvTimeoutError::Timeout) => continue,
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
