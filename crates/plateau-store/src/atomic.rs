@@ -11,7 +11,7 @@ const TEMPORARY_MARK: &str = ".tmp-";
 
 /// The temporary that [`write_atomic`] fills before renaming it to `path`: in the same folder
 /// (a rename across file systems is not atomic), hidden, and unique to this process.
-pub fn temporary_path(path: &Path) -> PathBuf {
+pub(crate) fn temporary_path(path: &Path) -> PathBuf {
     let name = path.file_name().unwrap_or_default().to_string_lossy();
     path.with_file_name(format!(".{name}{TEMPORARY_MARK}{}", std::process::id()))
 }

@@ -47,7 +47,7 @@ pub fn environment_fault<'a>(
 }
 
 /// What to do about an OS error that comes from the machine; `None` for every other error.
-pub fn fix_for(error: &std::io::Error) -> Option<&'static str> {
+fn fix_for(error: &std::io::Error) -> Option<&'static str> {
     const EIO: i32 = 5;
     match error.kind() {
         ErrorKind::StorageFull | ErrorKind::QuotaExceeded | ErrorKind::FileTooLarge => Some(

@@ -15,8 +15,8 @@ mod error;
 mod jsonl;
 mod staged;
 
-pub use atomic::{is_temporary, remove_stale_temporaries, sync_dir, temporary_path, write_atomic};
-pub use environment::{EnvironmentFault, environment_fault, fix_for};
+pub use atomic::{is_temporary, remove_stale_temporaries, sync_dir, write_atomic};
+pub use environment::{EnvironmentFault, environment_fault};
 pub use error::{Result, StoreError};
 pub use jsonl::{Jsonl, Line};
 pub use staged::{StagedDir, current_or_previous, remove_replaced};

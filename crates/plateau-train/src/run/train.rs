@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use burn::module::Module;
 use plateau_data::batch::{batch_tensors, epoch_order, epoch_rng};
 use plateau_metrics::results::{RunStatus, UpstreamResult};
@@ -112,7 +112,14 @@ pub fn train(run: &PlannedRun, ctx: &RunContext) -> Result<RunSummary> {
         // where it was: the same batches, draws and sums as if it had never stopped.
         let position = state.within_epoch.take().unwrap_or_default();
         if position.batches > 0 {
-            augment_rng.set_word_pos(position.augment_word_pos.parse()?);
+            let word_pos = position.augment_word_pos.parse().with_context(|| {
+                format!(
+                    "{}: the resume checkpoint's augment_word_pos is not a number; delete the \
+                     checkpoint folder to train this run from its start",
+                    ctx.run_dir.display()
+                )
+            })?;
+            augment_rng.set_word_pos(word_pos);
             (loss_sum, loss_reads) = (position.loss_sum, position.loss_reads);
         }
         let chunks = order.chunks(batch_size).enumerate().skip(position.batches);
