@@ -85,10 +85,8 @@ fn main() -> ExitCode {
         Err(error) => {
             // A full disk or a read-only folder gets its cause once and what to do about it.
             match plateau_store::environment_fault(error.chain()) {
-                Some(fault) if !format!("{error:#}").contains("\nfix: ") => {
-                    eprintln!("error: {fault}")
-                }
-                _ => eprintln!("error: {error:#}"),
+                Some(fault) => eprintln!("error: {fault}"),
+                None => eprintln!("error: {error:#}"),
             }
             ExitCode::FAILURE
         }

@@ -78,19 +78,6 @@ fn limited_sweep(config: &Path, out: &Path, kib: Option<u64>) -> Output {
         .unwrap()
 }
 
-/// The size of the largest file under `dir`.
-fn largest_file(dir: &Path) -> u64 {
-    let mut largest = 0;
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        largest = largest.max(match path.is_dir() {
-            true => largest_file(&path),
-            false => std::fs::metadata(&path).unwrap().len(),
-        });
-    }
-    largest
-}
-
 fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
@@ -98,17 +85,26 @@ fn is_root() -> bool {
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
-/// Bytes a tmpfs needs to hold every file under `dir` (whole pages per file).
-fn footprint(dir: &Path) -> u64 {
-    let mut total = 4096;
+/// The size of every file under `dir`.
+fn file_sizes(dir: &Path) -> Vec<u64> {
+    let mut sizes = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap().flatten() {
         let path = entry.path();
-        total += match path.is_dir() {
-            true => footprint(&path),
-            false => std::fs::metadata(&path).unwrap().len().div_ceil(4096) * 4096,
-        };
+        match path.is_dir() {
+            true => sizes.extend(file_sizes(&path)),
+            false => sizes.push(std::fs::metadata(&path).unwrap().len()),
+        }
     }
-    total
+    sizes
+}
+
+/// Bytes a tmpfs needs to hold every file under `dir` (whole pages per file, and a page for
+/// the folders).
+fn footprint(dir: &Path) -> u64 {
+    4096 + file_sizes(dir)
+        .iter()
+        .map(|s| s.div_ceil(4096) * 4096)
+        .sum::<u64>()
 }
 
 /// A mounted tmpfs, unmounted on drop (also when the test fails).
@@ -233,7 +229,8 @@ fn a_file_size_limit_stops_the_sweep_the_same_way() {
     let straight = work.path().join("straight");
     assert!(sweep(&config, &straight).status.success());
     // Below the largest file the sweep writes: some write goes past it.
-    let kib = (largest_file(&straight) / 2 / 1024).max(1);
+    let largest = file_sizes(&straight).into_iter().max().unwrap();
+    let kib = (largest / 2 / 1024).max(1);
     let out = work.path().join("limited");
     let stopped = limited_sweep(&config, &out, Some(kib));
     assert_stopped_cleanly(&stopped, &out, "File too large");

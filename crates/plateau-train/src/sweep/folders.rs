@@ -137,18 +137,27 @@ pub(crate) fn finished_summary(run_dir: &Path) -> Option<RunSummary> {
     Some(summary)
 }
 
-/// The run folders in `dir` that no planned run owns: runs of an earlier version of the config
-/// (a run's id is the hash of its spec, so an edited TOML plans other ids).
-pub(crate) fn stale_runs(dir: &Path, planned: &[PlannedRun]) -> Vec<String> {
+/// Every run folder of the sweep in `dir` (a folder with a run's `config.json` or its record),
+/// by run id, in id order.
+pub(crate) fn run_folders(dir: &Path) -> Vec<(String, PathBuf)> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
-    let mut stale: Vec<String> = entries
+    let mut folders: Vec<(String, PathBuf)> = entries
         .flatten()
-        .filter(|e| e.path().join("config.json").is_file())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|id| planned.iter().all(|run| &run.id != id))
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
+        .filter(|(_, path)| path.join("config.json").is_file() || path.join(RECORD_FILE).is_file())
         .collect();
-    stale.sort();
-    stale
+    folders.sort();
+    folders
+}
+
+/// The run folders in `dir` that no planned run owns: runs of an earlier version of the config
+/// (a run's id is the hash of its spec, so an edited TOML plans other ids).
+pub(crate) fn stale_runs(dir: &Path, planned: &[PlannedRun]) -> Vec<String> {
+    run_folders(dir)
+        .into_iter()
+        .map(|(id, _)| id)
+        .filter(|id| planned.iter().all(|run| &run.id != id))
+        .collect()
 }

@@ -39,11 +39,20 @@ pub(crate) fn train_in_process(
     };
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| train(run, &ctx))) {
         Ok(Ok(summary)) => RunEnd::Summary(summary),
-        Ok(Err(error)) => match plateau_store::environment_fault(error.chain()) {
-            Some(fault) => RunEnd::Environment(fault.to_string()),
-            None => RunEnd::Summary(RunSummary::failed(format!("{error:#}"))),
+        Ok(Err(error)) => match cause_of(&error) {
+            (why, true) => RunEnd::Environment(why),
+            (why, false) => RunEnd::Summary(RunSummary::failed(why)),
         },
         Err(panic) => RunEnd::Summary(RunSummary::failed(panic_message(&panic))),
+    }
+}
+
+/// Why a run stopped with `error`, and whether the machine's storage is to blame (then the
+/// message is the fault's, with its fix).
+fn cause_of(error: &anyhow::Error) -> (String, bool) {
+    match plateau_store::environment_fault(error.chain()) {
+        Some(fault) => (fault.to_string(), true),
+        None => (format!("{error:#}"), false),
     }
 }
 
@@ -77,10 +86,8 @@ pub fn train_one(
     }));
     let summary =
         train_planned(config, run_id, options, sweep, stop, &run_dir).inspect_err(|error| {
-            match plateau_store::environment_fault(error.chain()) {
-                Some(fault) => record_failure(&run_dir, &fault.to_string(), true, to_sweep),
-                None => record_failure(&run_dir, &format!("{error:#}"), false, to_sweep),
-            }
+            let (why, environment) = cause_of(error);
+            record_failure(&run_dir, &why, environment, to_sweep);
         })?;
     if summary.status == RunStatus::Diverged {
         bail!("diverged: {}", summary.error.as_deref().unwrap_or(""));

@@ -12,7 +12,9 @@ use anyhow::Result;
 use plateau_metrics::results::{ResultRow, ResultsStore};
 
 use crate::Backend;
-use crate::sweep::folders::{RECORD_FILE, Record, finished_summary, read_record, write_record};
+use crate::sweep::folders::{
+    RECORD_FILE, Record, finished_summary, read_record, run_folders, write_record,
+};
 use crate::sweep::plan::PlannedRun;
 use crate::sweep::record::result_row;
 use crate::trace;
@@ -35,14 +37,22 @@ pub(crate) fn reconcile(
     let path = store.jsonl_path();
     let lines = store.lines()?;
     // The latest line of every run id: what a reader of the file takes as its result.
-    let latest: BTreeMap<&str, &str> = lines
+    let latest: BTreeMap<&str, (&ResultRow, &str)> = lines
         .iter()
-        .filter_map(|l| Some((l.record.as_ref()?.run_id.as_str(), l.text.as_str())))
+        .filter_map(|l| {
+            let row = l.record.as_ref()?;
+            Some((row.run_id.as_str(), (row, l.text.as_str())))
+        })
         .collect();
     let records = folder_records(dir, runs, &latest, backend)?;
     let missing: Vec<&Record> = records
         .iter()
-        .filter(|record| latest.get(record.row.run_id.as_str()) != Some(&record.line.as_str()))
+        .filter(|record| {
+            latest
+                .get(record.row.run_id.as_str())
+                .map(|(_, line)| *line)
+                != Some(&record.line)
+        })
         .collect();
     let mut kept: Vec<&str> = Vec::new();
     let mut damaged: Vec<&str> = Vec::new();
@@ -121,40 +131,30 @@ fn damaged_path(jsonl: &Path) -> PathBuf {
 fn folder_records(
     dir: &Path,
     runs: &[PlannedRun],
-    latest: &BTreeMap<&str, &str>,
+    latest: &BTreeMap<&str, (&ResultRow, &str)>,
     backend: Backend,
 ) -> Result<Vec<Record>> {
-    for run in runs {
-        let run_dir = dir.join(&run.id);
-        if read_record(&run_dir).is_some() {
+    let mut records = Vec::new();
+    for (id, folder) in run_folders(dir) {
+        // A record in a folder not named after its run is not that run's.
+        if let Some(record) = read_record(&folder).filter(|r| r.row.run_id == id) {
+            records.push(record);
             continue;
         }
-        let Some(summary) = finished_summary(&run_dir) else {
+        let Some(run) = runs.iter().find(|run| run.id == id) else {
             continue;
         };
-        let line = match latest.get(run.id.as_str()) {
-            Some(line) if serde_json::from_str::<ResultRow>(line)?.status == summary.status => {
-                line.to_string()
-            }
+        let Some(summary) = finished_summary(&folder) else {
+            continue;
+        };
+        let line = match latest.get(id.as_str()) {
+            Some((row, line)) if row.status == summary.status => line.to_string(),
             _ => ResultsStore::line_of(&result_row(run, &summary, backend)?),
         };
-        write_record(&run_dir, &line)?;
+        write_record(&folder, &line)?;
+        records.extend(read_record(&folder));
     }
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Ok(Vec::new());
-    };
-    let mut folders: Vec<_> = entries
-        .flatten()
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-        .map(|e| e.path())
-        .collect();
-    folders.sort();
-    Ok(folders
-        .iter()
-        .filter_map(|folder| read_record(folder))
-        // A record in a folder not named after its run is not that run's.
-        .filter(|record| dir.join(&record.row.run_id).is_dir())
-        .collect())
+    Ok(records)
 }
 
 /// The run id a damaged line names, if its `"run_id"` field is still readable.
