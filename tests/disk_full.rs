@@ -5,15 +5,19 @@
 //!
 //! The small disk is a tmpfs of a fraction of what the sweep writes (mounting one needs root;
 //! elsewhere that test says so and passes without running); the other path to the same fault,
-//! a file-size limit (`ulimit -f`, EFBIG), needs no root.
+//! a file-size limit (`ulimit -f`, EFBIG), needs no root. An output folder that stops taking
+//! files (permission denied, as after a `chmod` or on a share whose rights changed) is the same
+//! kind of fault.
 
 #![cfg(target_os = "linux")]
 
 use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use common::{outcome, result_rows};
+use plateau_train::trace::{MARKER, TRACE_ENV};
 
 mod common;
 
@@ -52,6 +56,37 @@ depth = [1]
 
 fn sweep(config: &Path, out: &Path) -> Output {
     limited_sweep(config, out, None)
+}
+
+fn sweep_command(config: &Path, out: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_plateau"));
+    command
+        .arg("sweep")
+        .arg(config)
+        .arg("--out")
+        .arg(out)
+        .stdin(Stdio::null());
+    command
+}
+
+/// `command` as a user whom permission bits stop: root's own bits are not checked, so as root it
+/// runs as `nobody` (util-linux's `setpriv`); as anyone else, as is.
+fn unprivileged(command: Command) -> Command {
+    if !is_root() {
+        return command;
+    }
+    let mut wrapped = Command::new("setpriv");
+    wrapped
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(command.get_program())
+        .args(command.get_args())
+        .stdin(Stdio::null());
+    wrapped
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
 /// The sweep, under a file-size limit of `kib` KiB when given (SIGXFSZ ignored, as a batch
@@ -175,6 +210,10 @@ fn a_full_disk_stops_the_sweep_and_a_rerun_after_freeing_space_finishes_it() {
 
 /// What a stopped sweep must show: a non-zero exit, the cause once with the fix, no failed run.
 fn assert_stopped_cleanly(stopped: &Output, out: &Path, cause: &str) {
+    let fix = match cause {
+        "Permission denied" => "fix: make that folder writable",
+        _ => "fix: free space",
+    };
     let stderr = String::from_utf8_lossy(&stopped.stderr);
     assert!(!stopped.status.success(), "{stderr}");
     assert_eq!(
@@ -183,7 +222,7 @@ fn assert_stopped_cleanly(stopped: &Output, out: &Path, cause: &str) {
         "the cause is said once:\n{stderr}"
     );
     assert!(
-        stderr.contains("fix: free space") && stderr.contains("rerun the same command"),
+        stderr.contains(fix) && stderr.contains("rerun the same command"),
         "{stderr}"
     );
     let results = out.join("full").join("results.jsonl");
@@ -196,8 +235,11 @@ fn assert_stopped_cleanly(stopped: &Output, out: &Path, cause: &str) {
 
 /// The same command, rerun, finishes every run with the numbers and weights of `straight`.
 fn assert_finishes_as(config: &Path, out: &Path, straight: &Path) {
+    assert_finishes_as_run_by(sweep_command(config, out).output().unwrap(), out, straight);
+}
+
+fn assert_finishes_as_run_by(rerun: Output, out: &Path, straight: &Path) {
     let expected = rows_by_id(&straight.join("full"));
-    let rerun = sweep(config, out);
     let stderr = String::from_utf8_lossy(&rerun.stderr);
     assert!(rerun.status.success(), "{stderr}");
     let resumed = rows_by_id(&out.join("full"));
@@ -235,4 +277,50 @@ fn a_file_size_limit_stops_the_sweep_the_same_way() {
     let stopped = limited_sweep(&config, &out, Some(kib));
     assert_stopped_cleanly(&stopped, &out, "File too large");
     assert_finishes_as(&config, &out, &straight);
+}
+
+#[test]
+fn an_output_folder_that_turns_read_only_stops_the_sweep_the_same_way() {
+    let work = tempfile::tempdir().unwrap();
+    let config = write_config(work.path());
+    let straight = work.path().join("straight");
+    assert!(sweep(&config, &straight).status.success());
+    // The sweep may run as another user: it must reach its config and write its output.
+    set_mode(work.path(), 0o777);
+    let out = work.path().join("locked");
+
+    // As the first run is recorded, its sweep's folder stops taking new files.
+    let mut child = unprivileged(sweep_command(&config, &out))
+        .env(TRACE_ENV, "1")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = Vec::new();
+    let mut locked = false;
+    for line in BufReader::new(child.stderr.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+    {
+        if !locked && line.starts_with(&format!("{MARKER} append")) {
+            set_mode(&out.join("full"), 0o555);
+            locked = true;
+        }
+        if !line.starts_with(MARKER) {
+            stderr.extend_from_slice(line.as_bytes());
+            stderr.push(b'\n');
+        }
+    }
+    let status = child.wait().unwrap();
+    assert!(locked, "the sweep recorded no run");
+    let stopped = Output {
+        status,
+        stdout: Vec::new(),
+        stderr,
+    };
+    assert_stopped_cleanly(&stopped, &out, "Permission denied");
+
+    // Writable again: the same command, by the same user, finishes the sweep.
+    set_mode(&out.join("full"), 0o755);
+    let rerun = unprivileged(sweep_command(&config, &out)).output().unwrap();
+    assert_finishes_as_run_by(rerun, &out, &straight);
 }

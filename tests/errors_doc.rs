@@ -217,9 +217,10 @@ fn cases() -> Vec<Case> {
             },
         },
         Case {
-            what: "corrupt dataset file",
+            what: "dataset file changed under its checksum",
             args: |s| {
-                // The digits CSV, cut off in its first row.
+                // The digits CSV, cut off in its first row: its pinned checksum tells before
+                // a parser sees it.
                 s.write(
                     "data/digits.csv",
                     "0,0,5,13,9,1,0,0,0,0,13,15,10,15,5,0,0,3",

@@ -1,7 +1,8 @@
 //! Failure isolation, through the real `plateau` binary: in one sweep a run diverges (NaN loss),
 //! one panics (an injected fault, as a bug would), one needs more memory than the process may
 //! have (a real allocation failure under an address-space limit) and one is killed by SIGKILL
-//! (as the kernel's out-of-memory killer does). The sweep records each with its cause, trains
+//! (as the kernel's out-of-memory killer does). The sweep records each with its cause (for a run
+//! that could not say it, the end of its stderr), trains
 //! the healthy runs, reports all of them, and exits non-zero; a rerun trains nothing.
 
 #![cfg(target_os = "linux")]
@@ -174,6 +175,20 @@ fn each_failing_run_is_recorded_with_its_cause_and_the_sweep_goes_on() {
     assert!(
         log.contains("memory allocation of"),
         "the run's own output names the allocation"
+    );
+    // A run that died without saying why keeps the end of its stderr: here the allocator's line.
+    assert!(
+        error_of(&too_big).contains("its last lines on stderr")
+            && error_of(&too_big).contains("memory allocation of"),
+        "{}",
+        error_of(&too_big)
+    );
+    // A run that said why is recorded with that cause alone, once.
+    assert_eq!(
+        error_of(&panicking).matches("injected panic").count(),
+        1,
+        "{}",
+        error_of(&panicking)
     );
 
     // The report shows every run, failed and diverged ones with their causes.

@@ -13,7 +13,7 @@ pub enum DataError {
         error: std::io::Error,
     },
     #[error(
-        "{path}: content checksum mismatch: expected sha256 {expected}, found {actual}; delete the file and fetch again (`plateau datasets fetch {dataset}`)"
+        "{path}: content checksum mismatch: expected sha256 {expected}, found {actual} (the file changed since its checksum was recorded); restore it, or delete it and fetch the dataset again (`plateau datasets fetch {dataset}`)"
     )]
     Checksum {
         dataset: String,

@@ -11,7 +11,7 @@ use std::time::Duration;
 use crate::cache::{DataRoots, content_sha256, find_file, md5_hex};
 use crate::error::{DataError, Result};
 use crate::formats::gunzip;
-use crate::registry::DatasetSpec;
+use crate::registry::{DatasetSpec, FileSpec};
 use plateau_store::{StagedDir, write_atomic};
 
 /// One way of obtaining a dataset's files.
@@ -164,7 +164,7 @@ pub const MANIFEST: &str = "SHA256SUMS";
 /// Checks every file's content against its pinned checksum, or against the manifest written
 /// when the folder was fetched for files the registry does not pin.
 pub fn verify(spec: &DatasetSpec, dir: &Path) -> Vec<FileCheck> {
-    let manifest = std::fs::read_to_string(dir.join(MANIFEST)).unwrap_or_default();
+    let manifest = read_manifest(dir);
     spec.files
         .iter()
         .map(|file| {
@@ -175,12 +175,7 @@ pub fn verify(spec: &DatasetSpec, dir: &Path) -> Vec<FileCheck> {
                     detail: "missing".into(),
                 };
             };
-            let expected = file.sha256.map(str::to_string).or_else(|| {
-                manifest.lines().find_map(|line| {
-                    let (sum, name) = line.split_once("  ")?;
-                    (name == file.name).then(|| sum.to_string())
-                })
-            });
+            let expected = expected_sha256(file, &manifest);
             match (content_sha256(&path), expected) {
                 (Err(e), _) => FileCheck {
                     path,
@@ -205,6 +200,23 @@ pub fn verify(spec: &DatasetSpec, dir: &Path) -> Vec<FileCheck> {
             }
         })
         .collect()
+}
+
+/// The manifest of a fetched folder (empty when there is none: a system package, files put in
+/// place by hand).
+pub(crate) fn read_manifest(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join(MANIFEST)).unwrap_or_default()
+}
+
+/// The content checksum `file` should have: pinned by the registry, or recorded in the
+/// folder's manifest when it was fetched.
+pub(crate) fn expected_sha256(file: &FileSpec, manifest: &str) -> Option<String> {
+    file.sha256.map(str::to_string).or_else(|| {
+        manifest.lines().find_map(|line| {
+            let (sum, name) = line.split_once("  ")?;
+            (name == file.name).then(|| sum.to_string())
+        })
+    })
 }
 
 /// The dataset's folder: where it already is, or the user cache after fetching it.

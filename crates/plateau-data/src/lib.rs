@@ -20,15 +20,18 @@ pub mod formats;
 pub mod registry;
 pub mod split;
 pub mod transform;
+pub mod unchanged;
 
 pub use cache::DataRoots;
 pub use dataset::ImageSet;
 pub use error::{DataError, Result};
 pub use registry::{DATASETS, DatasetSpec, RawDataset, spec};
 
-/// Loads a known dataset, fetching it first when it is nowhere on disk.
+/// Loads a known dataset, fetching it first when it is nowhere on disk, after checking that
+/// its files still have their checksums.
 pub fn load(name: &str, roots: &DataRoots, progress: bool) -> Result<RawDataset> {
     let spec = spec(name)?;
     let found = fetch::ensure(spec, roots, progress)?;
+    unchanged::check_unchanged(spec, &found.dir, &roots.cache)?;
     spec.load(&found.dir)
 }

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use plateau_store::{Jsonl, write_atomic};
+use plateau_store::{Jsonl, StoreError, write_atomic};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,13 +69,6 @@ pub struct ResultRow {
     pub steps: usize,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum ResultsError {
-    /// A read or write of the results files failed (the message names the file and the cause).
-    #[error(transparent)]
-    Io(#[from] plateau_store::StoreError),
-}
-
 /// `results.jsonl` and `results.csv` in a sweep folder.
 pub struct ResultsStore {
     dir: PathBuf,
@@ -99,18 +92,18 @@ impl ResultsStore {
     }
 
     /// Every complete row; a torn or unparsable line (an interrupted append) is skipped.
-    pub fn read(&self) -> Result<Vec<ResultRow>, ResultsError> {
+    pub fn read(&self) -> Result<Vec<ResultRow>, StoreError> {
         Ok(self.jsonl().read()?)
     }
 
     /// Every complete line of `results.jsonl`: its text, and its row when it parses.
-    pub fn lines(&self) -> Result<Vec<plateau_store::Line<ResultRow>>, ResultsError> {
+    pub fn lines(&self) -> Result<Vec<plateau_store::Line<ResultRow>>, StoreError> {
         Ok(self.jsonl().read_lines()?)
     }
 
     /// Replaces `results.jsonl` with `lines` (rows as JSON text, kept byte for byte), then
     /// rewrites the CSV.
-    pub fn rewrite(&self, lines: &[&str]) -> Result<(), ResultsError> {
+    pub fn rewrite(&self, lines: &[&str]) -> Result<(), StoreError> {
         self.jsonl().rewrite(lines)?;
         self.write_csv()
     }
@@ -122,12 +115,12 @@ impl ResultsStore {
 
     /// Cuts a torn last line (an append killed half-way) off `results.jsonl`, so that every
     /// line parses again. Call it only while holding the sweep's lock.
-    pub fn repair(&self) -> Result<(), ResultsError> {
+    pub fn repair(&self) -> Result<(), StoreError> {
         Ok(self.jsonl().repair()?)
     }
 
     /// The latest row of every run id.
-    pub fn latest(&self) -> Result<BTreeMap<String, ResultRow>, ResultsError> {
+    pub fn latest(&self) -> Result<BTreeMap<String, ResultRow>, StoreError> {
         Ok(self
             .read()?
             .into_iter()
@@ -136,13 +129,13 @@ impl ResultsStore {
     }
 
     /// Appends one row in a single write, then rewrites the CSV.
-    pub fn append(&self, row: &ResultRow) -> Result<(), ResultsError> {
+    pub fn append(&self, row: &ResultRow) -> Result<(), StoreError> {
         self.jsonl().append(row)?;
         self.write_csv()
     }
 
     /// `results.csv`: one row per run (its latest result) and per downstream measurement.
-    pub fn write_csv(&self) -> Result<(), ResultsError> {
+    pub fn write_csv(&self) -> Result<(), StoreError> {
         let rows = self.latest()?;
         let axes: Vec<String> = rows
             .values()

@@ -41,7 +41,7 @@ fn fault() -> Option<&'static (String, Option<String>)> {
 /// Announces that `phase` (of `what`: a run id, a file) starts now.
 pub(crate) fn phase(phase: &str, what: &str) {
     if enabled() {
-        crate::sweep::progress::say(&format!("{MARKER} {phase} {what}"));
+        crate::sweep::progress::say_marker(&format!("{MARKER} {phase} {what}"));
     }
     if let Some((at, only)) = fault()
         && at == phase

@@ -197,13 +197,42 @@ fn step_message(epoch: usize, epochs: usize, loss: f64, rate: f64) -> String {
     format!("epoch {epoch}/{epochs} loss {loss:.4} {rate:.0} img/s")
 }
 
-/// Writes one line to stderr in a single write. Run processes share their sweep's stderr, and
-/// `eprintln!` writes a formatted line piece by piece (stderr is unbuffered), so lines of two
-/// processes could tear. (`eprint!` of one finished string is one write, and the test harness
-/// still captures it.)
+/// Writes one line to stderr in a single write: `eprintln!` writes a formatted line piece by
+/// piece (stderr is unbuffered), so lines of two threads could tear. (`eprint!` of one finished
+/// string is one write, and the test harness still captures it.) A run process's stderr is a
+/// pipe its sweep reads: once the sweep is gone, a line is lost rather than a panic raised.
 pub fn say(line: &str) {
     let line = format!("{line}\n");
-    eprint!("{line}");
+    if is_run_process() {
+        use std::io::Write;
+        let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    } else {
+        eprint!("{line}");
+    }
+}
+
+/// Set once this process is a sweep's run process (it reads the sweep's link on stdin).
+static RUN_PROCESS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub(crate) fn mark_as_run_process() {
+    RUN_PROCESS.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+fn is_run_process() -> bool {
+    RUN_PROCESS.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// Writes a phase marker: a run process sends it on its stdout, in order with its milestones,
+/// and its sweep prints it; so a harness sees the markers of all processes in the order the
+/// sweep acted on them (one run's end of training before the next run's start).
+pub(crate) fn say_marker(line: &str) {
+    if is_run_process() {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}").and_then(|_| out.flush());
+    } else {
+        say(line);
+    }
 }
 
 /// Tells the sweep that started this run process that it reached `milestone` (whatever the

@@ -49,6 +49,7 @@ impl SweepLink {
     /// a `stop` line sets `stop`; its end exits the process. Everything a run writes is atomic,
     /// so stopping anywhere loses only unsaved work.
     pub fn follow_stdin(stop: Arc<AtomicBool>) -> Self {
+        crate::sweep::progress::mark_as_run_process();
         let may_train = Arc::new((Mutex::new(false), Condvar::new()));
         let flag = may_train.clone();
         std::thread::spawn(move || {
@@ -95,8 +96,9 @@ pub fn start_run(mut command: Command, run_dir: &Path, events: bool) -> std::io:
     // An error of an earlier attempt must not pass for this one.
     let _ = std::fs::remove_file(run_dir.join(ERROR_LOG));
     // Under the sweep's bars the child sends progress events on its stdout; otherwise it shares
-    // the sweep's stderr and logs plain lines itself. Either way its stdout tells when training
-    // is over, and it leaves its error in a file.
+    // its stderr, which the sweep prints (and keeps the end of, for a run that dies without
+    // saying why). Either way its stdout tells when training is over, and it leaves its error in
+    // a file.
     if events {
         command.arg(PROGRESS_EVENTS_FLAG);
     }
@@ -104,6 +106,7 @@ pub fn start_run(mut command: Command, run_dir: &Path, events: bool) -> std::io:
         .arg(SWEEP_CHILD_FLAG)
         .stdout(std::process::Stdio::piped())
         .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
         .spawn()
 }
 
@@ -138,11 +141,21 @@ pub(crate) fn watch_run(
     progress: &SweepProgress,
     milestone: &mut dyn FnMut(Milestone),
 ) -> RunEnd {
-    let failure = match child.stdout.take() {
-        Some(stdout) => progress.follow_child(label, stdout, milestone),
-        None => None,
-    };
-    let status = match child.wait() {
+    let stderr = child.stderr.take();
+    let (failure, status, stderr_tail) = std::thread::scope(|scope| {
+        let tail = scope.spawn(|| {
+            stderr
+                .map(|e| forward_stderr(e, progress))
+                .unwrap_or_default()
+        });
+        let failure = match child.stdout.take() {
+            Some(stdout) => progress.follow_child(label, stdout, milestone),
+            None => None,
+        };
+        let status = child.wait();
+        (failure, status, tail.join().unwrap_or_default())
+    });
+    let status = match status {
         Ok(status) => status,
         Err(error) => {
             let why = format!("could not wait for the run's process: {error}");
@@ -153,19 +166,70 @@ pub(crate) fn watch_run(
         (true, Ok(summary), _) => RunEnd::Summary(summary),
         (_, Ok(summary), _) if summary.status == RunStatus::Diverged => RunEnd::Summary(summary),
         (_, _, Some(failure)) if failure.environment => RunEnd::Environment(failure.error),
-        (_, _, failure) => {
-            // The cause came over the pipe; the file is for a process that died before it
-            // could say it (or a plateau that did not say it).
-            let why = failure.map(|f| f.error).unwrap_or_else(|| {
-                std::fs::read_to_string(run_dir.join(ERROR_LOG)).unwrap_or_default()
-            });
-            RunEnd::Summary(RunSummary::failed(format!(
-                "run process ended with {}: {}",
-                describe_exit(&status),
-                why.trim()
-            )))
+        // The cause came over the pipe, once; its stderr holds the same words.
+        (_, _, Some(failure)) => RunEnd::Summary(RunSummary::failed(format!(
+            "run process ended with {}: {}",
+            describe_exit(&status),
+            failure.error.trim()
+        ))),
+        (_, _, None) => {
+            // A process that died before it could say why (a signal, an abort, an exit from a
+            // library): what it left in its folder, and the last lines it wrote on stderr.
+            let left = std::fs::read_to_string(run_dir.join(ERROR_LOG)).unwrap_or_default();
+            let mut why = format!("run process ended with {}", describe_exit(&status));
+            if !left.trim().is_empty() {
+                why = format!("{why}: {}", left.trim());
+            }
+            if !stderr_tail.is_empty() {
+                why = format!(
+                    "{why}\nits last lines on stderr:\n{}",
+                    stderr_tail.join("\n")
+                );
+            }
+            RunEnd::Summary(RunSummary::failed(why))
         }
     }
+}
+
+/// How many of a run process's last stderr lines a failure record keeps, and how long each.
+const STDERR_TAIL_LINES: usize = 12;
+const STDERR_LINE_CHARS: usize = 400;
+
+/// Prints a run process's stderr as it comes and returns its last lines.
+fn forward_stderr(stderr: impl std::io::Read, progress: &SweepProgress) -> Vec<String> {
+    let mut tail = std::collections::VecDeque::with_capacity(STDERR_TAIL_LINES);
+    let mut reader = std::io::BufReader::new(stderr);
+    let mut bytes = Vec::new();
+    // Lines as bytes: a library may write what is not UTF-8, and one such line must not end
+    // the forwarding (the child would then block on a full pipe).
+    while reader.read_until(b'\n', &mut bytes).is_ok_and(|n| n > 0) {
+        let line = String::from_utf8_lossy(&bytes);
+        let line = line.trim_end_matches(['\n', '\r']);
+        progress.log(line);
+        if is_backtrace(line) {
+            bytes.clear();
+            continue;
+        }
+        if tail.len() == STDERR_TAIL_LINES {
+            tail.pop_front();
+        }
+        tail.push_back(line.chars().take(STDERR_LINE_CHARS).collect());
+        bytes.clear();
+    }
+    tail.into()
+}
+
+/// Whether `line` belongs to a Rust backtrace (its frames, their locations, its notes): printed,
+/// but kept out of a failure record, where it would push out the message before it.
+fn is_backtrace(line: &str) -> bool {
+    let line = line.trim_start();
+    let frame = line
+        .split_once(": ")
+        .is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    frame
+        || line.starts_with("at ")
+        || line == "stack backtrace:"
+        || (line.starts_with("note: ") && line.contains("RUST_BACKTRACE"))
 }
 
 /// How a run process ended, in words that point at the likely cause.
@@ -193,4 +257,30 @@ fn describe_exit(status: &std::process::ExitStatus) -> String {
         }
     }
     "an unknown signal".to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_backtrace;
+
+    #[test]
+    fn backtrace_frames_and_notes_are_told_from_messages() {
+        for frame in [
+            "stack backtrace:",
+            "   0: __rustc::rust_begin_unwind",
+            "  13: <std::sys::sync::once::futex::Once>::call",
+            "             at ./src/run/train.rs:105:9",
+            "note: Some details are omitted, run with `RUST_BACKTRACE=full` for a verbose backtrace.",
+        ] {
+            assert!(is_backtrace(frame), "{frame}");
+        }
+        for message in [
+            "memory allocation of 3221225472 bytes failed",
+            "thread 'main' panicked at src/main.rs:3:5:",
+            "error: r0003: loss became NaN",
+            "note: the run resumes from its checkpoint",
+        ] {
+            assert!(!is_backtrace(message), "{message}");
+        }
+    }
 }
