@@ -390,6 +390,11 @@ an I/O error): `error: the sweep stopped before its runs could finish: <path>: N
 device (os error 28)` and a `fix:` line (free space, then rerun the same command). No run is \
 recorded as failed; the run that could not write keeps its last checkpoint \
 (`tests/disk_full.rs`).
+- **An output folder that stops taking files** (permission denied): the same stop, with `fix: \
+make that folder writable again (or pass another --out)` (`tests/disk_full.rs`).
+- **A run process that dies without saying why** (a signal, an abort, an exit from a library): \
+its record names the exit and keeps `its last lines on stderr` (backtrace frames left out); a \
+run that said why is recorded with that cause alone (`tests/failure_isolation.rs`).
 - **A damaged line in `results.jsonl`**: `warning: <file> line <n> (run <id>) is damaged; \
 moved it to results.jsonl.damaged`; the run's row comes back from its folder and it is not \
 trained again. A lost `results.jsonl` is rebuilt the same way \
