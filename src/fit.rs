@@ -1,11 +1,12 @@
-//! `plateau fit FILE`: the saturation law or size laws fitted to a sweep's results.
+//! `plateau fit FILE`: laws fitted to a sweep's results (or your own points), and what they
+//! answer: predictions (`--at`), targets (`--target`), held-out checks (`--holdout`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Args, ValueEnum};
-use plateau_metrics::fit::study::{self, Query, XAxis};
+use plateau_metrics::fit::study::{self, LawChoice, Query, XAxis};
 use plateau_metrics::fit::{BootstrapOptions, PointSet};
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -14,15 +15,39 @@ enum Format {
     Json,
 }
 
+/// Fits a law to a sweep's results (or to your own points) and answers from it: the error at a
+/// given x (--at), the x that reaches a given error (--target), or that none does (a target at
+/// or below the fitted floor), and how well the curve foresees points it was not fitted to
+/// (--holdout). Each fit says whether the data identify its floor at all.
 #[derive(Args)]
 pub struct FitArgs {
     /// A sweep folder, its results.jsonl, or a CSV with columns upstream_error,downstream_error
-    /// (or x,y).
+    /// (or x,y); a CSV's optional `training` column (1 fit, 0 held out) sets the holdout.
     file: PathBuf,
     /// x of the fit: upstream_error (saturation law), or params, flops, train_flops,
-    /// train_examples (size law of upstream error, or of downstream error with --task).
+    /// train_examples (a size law of upstream error, or of downstream error with --task).
     #[arg(long, default_value = "upstream_error", value_parser = |s: &str| s.parse::<XAxis>())]
     x: XAxis,
+    /// The law: saturation (k·x^α + e_ir, rising), size (a·x^(−b) + c, falling), bent
+    /// ((y − e_inf)/(e0 − y)^α = β·x^(−c), falling, M4 of Alabdulmohsin et al. 2022), or auto
+    /// (every law that applies, each checked on held-out points: 2 unless --holdout says; the
+    /// best answers). Default: saturation for upstream_error, size otherwise.
+    #[arg(long, value_parser = |s: &str| s.parse::<LawChoice>())]
+    law: Option<LawChoice>,
+    /// Predict y at this x, with the band of the resampled curves (repeatable).
+    #[arg(long = "at", value_name = "X")]
+    at: Vec<f64>,
+    /// Find the x at which the curve reaches this y, with its interval and the share of
+    /// resamples that reach it at all (repeatable).
+    #[arg(long = "target", value_name = "Y")]
+    targets: Vec<f64>,
+    /// Fit on all but the K points furthest along the curve (largest x; smallest upstream
+    /// error for the saturation law) and report how well it foresees them.
+    #[arg(long, value_name = "K")]
+    holdout: Option<usize>,
+    /// Only runs whose config has AXIS=VALUE (repeatable), e.g. --where label_noise=0.2.
+    #[arg(long = "where", value_name = "AXIS=VALUE", value_parser = parse_where)]
+    filters: Vec<(String, String)>,
     /// Downstream task (default: every task in the results).
     #[arg(long)]
     task: Option<String>,
@@ -57,8 +82,19 @@ pub fn run(args: &FitArgs) -> Result<ExitCode> {
         "--level {} must lie between 0 and 1 (e.g. 0.95)",
         args.level
     );
+    for y in &args.targets {
+        anyhow::ensure!(
+            *y > 0.0,
+            "--target {y}: a target error must be above 0 (a law's floor is never below 0)"
+        );
+    }
     let query = Query {
         x: args.x,
+        law: args.law.unwrap_or_default(),
+        at: args.at.clone(),
+        targets: args.targets.clone(),
+        holdout: args.holdout,
+        filters: args.filters.clone(),
         task: args.task.clone(),
         shots: args.shots,
         layer: args.layer.clone(),
@@ -80,4 +116,15 @@ pub fn run(args: &FitArgs) -> Result<ExitCode> {
         ),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn parse_where(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((axis, value)) if !axis.is_empty() && !value.is_empty() => {
+            Ok((axis.to_string(), value.to_string()))
+        }
+        _ => Err(format!(
+            "`{text}`: expected AXIS=VALUE, e.g. label_noise=0.2"
+        )),
+    }
 }

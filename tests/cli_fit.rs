@@ -151,3 +151,244 @@ fn fit_reads_a_sweep_and_fits_size_laws_per_family() {
         "{error}"
     );
 }
+
+/// `y = a·x^(−b) + c` at `n` sizes from 1e4 up by factors of 3, with ±1 % alternating noise.
+fn size_law_csv(path: &Path, c: f64, n: usize, training: Option<usize>) {
+    let mut text = String::from(match training {
+        Some(_) => "x,y,training\n",
+        None => "x,y\n",
+    });
+    for i in 0..n {
+        let x = 1e4 * 3f64.powi(i as i32);
+        let noise = if i % 2 == 0 { 1.01 } else { 0.99 };
+        let y = (4.0 * x.powf(-0.35) + c) * noise;
+        match training {
+            Some(kept) => text.push_str(&format!("{x},{y},{}\n", u8::from(i < kept))),
+            None => text.push_str(&format!("{x},{y}\n")),
+        }
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+fn law(x: f64, c: f64) -> f64 {
+    4.0 * x.powf(-0.35) + c
+}
+
+#[test]
+fn predictions_and_targets_answer_with_intervals_and_a_target_below_the_floor_is_unreachable() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("size.csv");
+    size_law_csv(&csv, 0.1, 14, None);
+    let csv = csv.to_str().unwrap();
+    let reachable = law(3e7, 0.1);
+    let fit = stdout_json(&plateau(&[
+        "fit",
+        csv,
+        "--law",
+        "size",
+        "--points",
+        "all",
+        "--at",
+        "1e6",
+        "--at",
+        "1e9",
+        "--target",
+        &reachable.to_string(),
+        "--target",
+        "0.05",
+        "--format",
+        "json",
+        "--bootstrap",
+        "200",
+    ]));
+    let predictions = fit["predictions"].as_array().unwrap();
+    assert_eq!(predictions.len(), 2);
+    for p in predictions {
+        let (x, y) = (p["x"].as_f64().unwrap(), p["y"].as_f64().unwrap());
+        assert!((y / law(x, 0.1) - 1.0).abs() < 0.02, "{p}");
+        let [low, high] = [0, 1].map(|i| p["y_ci"][i].as_f64().unwrap());
+        assert!(low <= y && y <= high && high - low < 0.05, "{p}");
+    }
+    let targets = fit["targets"].as_array().unwrap();
+    let x = targets[0]["x"].as_f64().unwrap();
+    assert!(
+        (x / 3e7).ln().abs() < 0.25,
+        "the analytic inverse: {}",
+        targets[0]
+    );
+    assert!(targets[0]["reachable_share"].as_f64().unwrap() > 0.9);
+    // 0.05 is below the floor of 0.1: no size reaches it.
+    assert!(targets[1]["x"].is_null(), "{}", targets[1]);
+    assert!(targets[1]["reachable_share"].as_f64().unwrap() < 0.05);
+    assert!((targets[1]["floor"].as_f64().unwrap() - 0.1).abs() < 0.01);
+    assert_eq!(fit["floor_identified"], true, "{fit}");
+
+    let table = String::from_utf8(
+        plateau(&[
+            "fit",
+            csv,
+            "--law",
+            "size",
+            "--target",
+            "0.05",
+            "--bootstrap",
+            "50",
+        ])
+        .stdout,
+    )
+    .unwrap();
+    assert!(table.contains("unreachable at any scale"), "{table}");
+}
+
+#[test]
+fn a_held_out_tail_is_checked_and_auto_picks_the_law_that_foresees_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("size.csv");
+    size_law_csv(&csv, 0.1, 14, None);
+    let csv = csv.to_str().unwrap();
+    let fit = stdout_json(&plateau(&[
+        "fit",
+        csv,
+        "--law",
+        "size",
+        "--points",
+        "all",
+        "--holdout",
+        "3",
+        "--format",
+        "json",
+        "--bootstrap",
+        "200",
+    ]));
+    let holdout = &fit["holdout"];
+    assert_eq!(holdout["k"], 3, "{fit}");
+    assert!(holdout["rmse_log"].as_f64().unwrap() < 0.05, "{holdout}");
+    assert!(
+        holdout["inside_interval"].as_u64().unwrap() >= 2,
+        "{holdout}"
+    );
+    assert_eq!(fit["points_used"], 11);
+
+    // The same split from a `training` column; a --holdout that disagrees is an error.
+    let marked = dir.path().join("marked.csv");
+    size_law_csv(&marked, 0.1, 14, Some(11));
+    let marked = marked.to_str().unwrap();
+    let same = stdout_json(&plateau(&[
+        "fit",
+        marked,
+        "--law",
+        "size",
+        "--points",
+        "all",
+        "--format",
+        "json",
+        "--bootstrap",
+        "200",
+    ]));
+    assert_eq!(same["holdout"]["k"], 3);
+    assert_eq!(same["holdout"]["rmse_log"], holdout["rmse_log"]);
+    let out = plateau(&["fit", marked, "--law", "size", "--holdout", "2"]);
+    let error = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && error.contains("--holdout 3"),
+        "{error}"
+    );
+
+    // auto: every law fitted to the CSV, each checked on the held-out points.
+    let auto = stdout_json(&plateau(&[
+        "fit",
+        csv,
+        "--law",
+        "auto",
+        "--points",
+        "all",
+        "--format",
+        "json",
+        "--bootstrap",
+        "100",
+    ]));
+    let tried = auto["laws_tried"].as_array().unwrap();
+    assert_eq!(tried.len(), 3, "{auto}");
+    let best = tried
+        .iter()
+        .min_by(|a, b| {
+            let e = |v: &serde_json::Value| v["holdout_rmse_log"].as_f64().unwrap();
+            e(a).total_cmp(&e(b))
+        })
+        .unwrap();
+    assert_eq!(auto["law_form"], best["law_form"], "{auto}");
+    assert_ne!(
+        auto["law_form"], "saturation",
+        "a falling curve is not a saturation law"
+    );
+}
+
+#[test]
+fn a_pure_power_law_does_not_identify_a_floor() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("pure.csv");
+    size_law_csv(&csv, 0.0, 10, None);
+    let csv = csv.to_str().unwrap();
+    let fit = stdout_json(&plateau(&[
+        "fit",
+        csv,
+        "--law",
+        "size",
+        "--points",
+        "all",
+        "--format",
+        "json",
+        "--bootstrap",
+        "100",
+    ]));
+    assert_eq!(fit["floor_identified"], false, "{fit}");
+    assert!(
+        fit["floor_note"]
+            .as_str()
+            .unwrap()
+            .contains("larger models")
+    );
+    let [low, high] = [0, 1].map(|i| fit["c_ci"][i].as_f64().unwrap());
+    let c = fit["c"].as_f64().unwrap();
+    assert!(
+        low <= c && c <= high,
+        "the estimate lies in its interval: {fit}"
+    );
+}
+
+#[test]
+fn laws_and_x_must_agree_and_where_names_unknown_axes() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines: Vec<String> = (0..6)
+        .map(|i| {
+            let params = 10_000u64 * 2u64.pow(i);
+            let up = 2.0 * (params as f64).powf(-0.3) + 0.05;
+            row(&format!("r{i}"), "vit", params, up, 0.8 * up + 0.1)
+        })
+        .collect();
+    std::fs::write(dir.path().join("results.jsonl"), lines.join("\n") + "\n").unwrap();
+    let sweep = dir.path().to_str().unwrap();
+    let error = |args: &[&str]| {
+        let out = plateau(args);
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    let mismatch = error(&["fit", sweep, "--law", "size"]);
+    assert!(
+        mismatch.contains("--law size") && mismatch.contains("--x upstream_error"),
+        "{mismatch}"
+    );
+    let mismatch = error(&["fit", sweep, "--x", "params", "--law", "saturation"]);
+    assert!(
+        mismatch.contains("--law saturation") && mismatch.contains("--x params"),
+        "{mismatch}"
+    );
+    let unknown = error(&["fit", sweep, "--x", "params", "--where", "label_noise=0.2"]);
+    assert!(
+        unknown.contains("label_noise") && unknown.contains("width"),
+        "{unknown}"
+    );
+    // A known axis filters: one run of six is left, too few to fit, and the error says so.
+    let one = error(&["fit", sweep, "--x", "params", "--where", "width=10000"]);
+    assert!(one.contains("3 or more") && one.contains("got 1"), "{one}");
+}

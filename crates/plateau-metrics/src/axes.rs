@@ -14,6 +14,9 @@ pub enum AxisRole {
     Tuned,
     /// Repeats a setting (`seed`): averaged over.
     Repeat,
+    /// Sets a condition of the study (distilled or not, a label-noise rate): each value is a
+    /// curve of its own, which fits and plots never mix with another.
+    Condition,
 }
 
 /// One axis: its name in configs and results, its role, and how plots label it.
@@ -37,7 +40,8 @@ pub(crate) mod testing {
     use super::*;
 
     /// The meanings plateau-train declares, for this crate's tests (which cannot see its table).
-    pub(crate) const AXES: [AxisMeaning; 8] = [
+    pub(crate) const AXES: [AxisMeaning; 9] = [
+        meaning("label_noise", AxisRole::Condition),
         meaning("width", AxisRole::Size),
         meaning("depth", AxisRole::Size),
         meaning("train_examples", AxisRole::Budget),

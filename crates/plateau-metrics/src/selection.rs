@@ -112,10 +112,13 @@ pub fn select_by_validation<'a>(rows: &'a [ResultRow], axes: &[AxisMeaning]) -> 
 fn keys(row: &ResultRow, axes: &[AxisMeaning]) -> (String, String) {
     let show = |(k, v): (&String, &Value)| format!("{k}={v}");
     let role = |k: &String| role_of(axes, k);
-    let size_axes = row
-        .config
-        .iter()
-        .filter(|(k, _)| matches!(role(k), AxisRole::Size | AxisRole::Budget));
+    let size_axes = row.config.iter().filter(|(k, _)| {
+        // Runs under another condition are chosen for on their own.
+        matches!(
+            role(k),
+            AxisRole::Size | AxisRole::Budget | AxisRole::Condition
+        )
+    });
     let tuned_axes = row
         .config
         .iter()

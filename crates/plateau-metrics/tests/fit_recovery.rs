@@ -1,6 +1,6 @@
 //! Fits recover known laws from noisy points, within their bootstrap intervals.
 
-use plateau_metrics::fit::{BootstrapOptions, Exponent, FitOptions, PointSet, PowerLaw, fit_curve};
+use plateau_metrics::fit::{BootstrapOptions, Exponent, LawForm, PointSet, PowerLaw, fit_curve};
 
 /// Seeded standard normal draws (SplitMix64 + Box–Muller), so the test is reproducible.
 struct Normal(u64);
@@ -56,26 +56,23 @@ fn saturation_parameters_are_recovered_within_their_intervals() {
     };
     for seed in [1, 2, 3] {
         let points = noisy_points(&truth, (0.03, 0.7), 40, 0.02, seed);
-        let fit = fit_curve(
-            &points,
-            PointSet::All,
-            FitOptions::new(Exponent::Positive),
-            &boot(),
-        )
-        .unwrap();
-        let law = fit.fitted.law;
-        assert!(fit.resamples > 250, "most resamples fit: {}", fit.resamples);
-        assert!(fit.k.contains(truth.k), "k {} in {:?}", law.k, fit.k);
+        let fit = fit_curve(&points, PointSet::All, LawForm::Saturation, &boot()).unwrap();
+        let law = fit.law;
         assert!(
-            fit.exponent.contains(truth.exponent),
-            "alpha {} in {:?}",
-            law.exponent,
-            fit.exponent
+            fit.draws.len() > 250,
+            "most resamples fit: {}",
+            fit.draws.len()
         );
-        assert!(fit.c.contains(truth.c), "e_ir {} in {:?}", law.c, fit.c);
+        let [k, alpha, e_ir] = ["k", "alpha", "e_ir"].map(|name| fit.interval(name));
+        assert!(k.contains(truth.k), "k in {k:?}: {law:?}");
+        assert!(
+            alpha.contains(truth.exponent),
+            "alpha in {alpha:?}: {law:?}"
+        );
+        assert!(e_ir.contains(truth.c), "e_ir in {e_ir:?}: {law:?}");
         // And the intervals are informative, not [0, ∞).
-        assert!(fit.c.high - fit.c.low < 0.1, "{:?}", fit.c);
-        assert!((law.c - truth.c).abs() < 0.03, "{law:?}");
+        assert!(e_ir.high - e_ir.low < 0.1, "{e_ir:?}");
+        assert!((law.floor() - truth.c).abs() < 0.03, "{law:?}");
     }
 }
 
@@ -88,16 +85,11 @@ fn a_size_law_is_recovered_within_its_intervals() {
         c: 0.08,
     };
     let points = noisy_points(&truth, (1e4, 1e8), 30, 0.02, 9);
-    let fit = fit_curve(
-        &points,
-        PointSet::All,
-        FitOptions::new(Exponent::Negative),
-        &boot(),
-    )
-    .unwrap();
-    assert!(fit.k.contains(truth.k), "{:?} {:?}", fit.fitted.law, fit.k);
-    assert!(fit.exponent.contains(truth.exponent), "{:?}", fit.exponent);
-    assert!(fit.c.contains(truth.c), "{:?}", fit.c);
+    let fit = fit_curve(&points, PointSet::All, LawForm::Size, &boot()).unwrap();
+    let [a, b, c] = ["a", "b", "c"].map(|name| fit.interval(name));
+    assert!(a.contains(truth.k), "{:?} {a:?}", fit.law);
+    assert!(b.contains(truth.exponent), "{b:?}");
+    assert!(c.contains(truth.c), "{c:?}");
 }
 
 #[test]
@@ -111,14 +103,14 @@ fn the_frontier_fit_ignores_dominated_runs() {
     let mut points = noisy_points(&truth, (0.05, 0.6), 12, 0.0, 0);
     // Under-trained runs: far worse downstream than the law at the same upstream error.
     points.extend([(0.1, 0.6), (0.2, 0.7), (0.3, 0.8)]);
-    let options = FitOptions::new(Exponent::Positive);
-    let frontier = fit_curve(&points, PointSet::Frontier, options, &boot()).unwrap();
+    let form = LawForm::Saturation;
+    let frontier = fit_curve(&points, PointSet::Frontier, form, &boot()).unwrap();
     assert_eq!(frontier.used.len(), 12);
     assert!(
-        (frontier.fitted.law.c - 0.2).abs() < 1e-3,
+        (frontier.law.floor() - 0.2).abs() < 1e-3,
         "{:?}",
-        frontier.fitted.law
+        frontier.law
     );
-    let all = fit_curve(&points, PointSet::All, options, &boot()).unwrap();
+    let all = fit_curve(&points, PointSet::All, form, &boot()).unwrap();
     assert_eq!(all.used.len(), 15);
 }

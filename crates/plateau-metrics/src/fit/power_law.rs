@@ -64,6 +64,11 @@ pub struct FitOptions {
     /// iterations (all by default). Bootstrap refits follow fewer: an occasional near-tie
     /// decided otherwise moves a percentile by less than the resampling does.
     pub followed_starts: usize,
+    /// Fix the offset at 0 (to ask whether the data need a floor at all).
+    pub zero_floor: bool,
+    /// A law to start from besides the grid: a bootstrap refit starts from the point fit too,
+    /// so a resample like the data ends where the point fit did.
+    pub start: Option<PowerLaw>,
 }
 
 impl FitOptions {
@@ -75,6 +80,8 @@ impl FitOptions {
             huber_delta: 0.05,
             max_iters: 2000,
             followed_starts: usize::MAX,
+            zero_floor: false,
+            start: None,
         }
     }
 }
@@ -82,9 +89,9 @@ impl FitOptions {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum FitError {
     #[error(
-        "a fit needs points at 3 or more different x, with positive, finite x and y; got {0} (widen the point set with --points all, or train more sizes)"
+        "a fit needs points at {needed} or more different x, with positive, finite x and y; got {found} (widen the point set with --points all, or train more sizes)"
     )]
-    TooFewPoints(usize),
+    TooFewPoints { found: usize, needed: usize },
     #[error("the optimiser failed: {0}")]
     Optimiser(String),
 }
@@ -131,7 +138,11 @@ impl Problem<'_> {
             Exponent::Positive => magnitude,
             Exponent::Negative => -magnitude,
         };
-        (theta[0].exp(), p, sigmoid(theta[2]) * self.options.c_max)
+        let c = match self.options.zero_floor {
+            true => 0.0,
+            false => sigmoid(theta[2]) * self.options.c_max,
+        };
+        (theta[0].exp(), p, c)
     }
 
     fn log_residuals<'s>(&'s self, theta: &[f64]) -> impl Iterator<Item = f64> + 's {
@@ -259,7 +270,10 @@ pub fn fit_power_law(x: &[f64], y: &[f64], options: FitOptions) -> Result<Fitted
     distinct.sort_by(f64::total_cmp);
     distinct.dedup();
     if distinct.len() < 3 {
-        return Err(FitError::TooFewPoints(distinct.len()));
+        return Err(FitError::TooFewPoints {
+            found: distinct.len(),
+            needed: 3,
+        });
     }
     let scale = (x.iter().map(|v| v.ln()).sum::<f64>() / x.len() as f64).exp();
     let scaled: Vec<f64> = x.iter().map(|v| v / scale).collect();
@@ -275,7 +289,18 @@ pub fn fit_power_law(x: &[f64], y: &[f64], options: FitOptions) -> Result<Fitted
     // convergence. Nelder–Mead's next step depends on its simplex alone, so a followed start
     // ends exactly where an uninterrupted run would.
     let by_cost = |a: &Descent, b: &Descent| a.cost.total_cmp(&b.cost);
-    let mut scouted = starting_points(&scaled, &y, options)
+    let mut starts = starting_points(&scaled, &y, options);
+    if let Some(law) = options.start {
+        // In the optimiser's coordinates on the scaled x: k·x^p = (k·s^p)·(x/s)^p.
+        let magnitude = (law.exponent / options.max_exponent).clamp(1e-6, 1.0 - 1e-6);
+        let offset = (law.c / options.c_max).clamp(1e-6, 1.0 - 1e-6);
+        starts.push(vec![
+            (law.k * scale.powf(law.p())).ln(),
+            logit(magnitude),
+            logit(offset),
+        ]);
+    }
+    let mut scouted = starts
         .iter()
         .map(|start| nelder_mead(problem(), new_solver(simplex_around(start))?, SCOUT_ITERS))
         .collect::<Result<Vec<_>, _>>()?;
@@ -427,7 +452,10 @@ mod tests {
                 &[0.1, 0.2, 0.3],
                 FitOptions::new(Exponent::Positive)
             ),
-            Err(FitError::TooFewPoints(2))
+            Err(FitError::TooFewPoints {
+                found: 2,
+                needed: 3
+            })
         );
     }
 }

@@ -1,17 +1,22 @@
 //! What `plateau fit` fits: points taken from a sweep's results (or a CSV of them), grouped into
-//! series, each fitted with intervals, printed as a table or JSON.
+//! series, each fitted with intervals and asked its questions (predictions, targets, a held-out
+//! check, whether its floor is identified), printed as a table or JSON.
 //!
 //! - x = upstream error: the saturation law `e_DS = k·e_US^α + e_IR`, one series per downstream
 //!   task and shot count, over every family (the paper's Figure 1 view).
-//! - x = params, FLOPs, training FLOPs or examples: the size law `err = a·x^(−b) + c`, one series
-//!   per family, of upstream error (or of downstream error with `--task`).
+//! - x = params, FLOPs, training FLOPs or examples: a size law (`a·x^(−b) + c`, or the bent law),
+//!   one series per family, of upstream error (or of downstream error with `--task`).
+//! - Either way, one series per value of every axis that sets a condition of the study
+//!   ([`AxisRole::Condition`]: distilled or not, a label-noise rate), never mixed in one curve.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Serialize;
 
-use super::{BootstrapOptions, CurveFit, Exponent, FitError, FitOptions, PointSet, fit_curve};
-use crate::axes::AxisMeaning;
+use super::answers::{self, FloorVerdict, Holdout, Prediction, Target};
+use super::{BootstrapOptions, CurveFit, FitError, LawForm, PointSet, fit_curve};
+use crate::axes::{AxisMeaning, AxisRole, role_of};
 use crate::results::{ResultRow, ResultsStore};
 use crate::selection::select_by_validation;
 
@@ -71,29 +76,69 @@ impl std::str::FromStr for XAxis {
     }
 }
 
-/// What to fit.
+/// Which law `--law` asks for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LawChoice {
+    /// The saturation law for upstream error, the size law for everything else.
+    #[default]
+    Usual,
+    One(LawForm),
+    /// Every law that applies, each checked on held-out points; the best one answers.
+    Auto,
+}
+
+impl std::str::FromStr for LawChoice {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        match name {
+            "auto" => Ok(LawChoice::Auto),
+            _ => name.parse().map(LawChoice::One),
+        }
+    }
+}
+
+/// Held-out points `--law auto` uses when neither `--holdout` nor a CSV's `training` column
+/// says.
+const AUTO_HOLDOUT: usize = 2;
+
+/// What to fit, and what to ask of each fit.
 #[derive(Clone, Debug)]
 pub struct Query {
     pub x: XAxis,
+    pub law: LawChoice,
     /// Downstream task (default: every task for the saturation law; upstream error for size laws).
     pub task: Option<String>,
     pub shots: Option<usize>,
     pub layer: String,
     pub family: Option<String>,
+    /// `--where AXIS=VALUE`: only runs whose config has that value.
+    pub filters: Vec<(String, String)>,
     pub point_set: PointSet,
     pub boot: BootstrapOptions,
+    /// `--at X`: predictions.
+    pub at: Vec<f64>,
+    /// `--target Y`: where each curve reaches Y.
+    pub targets: Vec<f64>,
+    /// `--holdout K`: fit on all but the K points furthest along the curve.
+    pub holdout: Option<usize>,
 }
 
 impl Default for Query {
     fn default() -> Self {
         Self {
             x: XAxis::UpstreamError,
+            law: LawChoice::Usual,
             task: None,
             shots: None,
             layer: "pre_logits".into(),
             family: None,
+            filters: Vec::new(),
             point_set: PointSet::Frontier,
             boot: BootstrapOptions::default(),
+            at: Vec::new(),
+            targets: Vec::new(),
+            holdout: None,
         }
     }
 }
@@ -104,15 +149,22 @@ pub struct Series {
     pub task: Option<String>,
     pub shots: Option<usize>,
     pub family: Option<String>,
+    /// The values of the condition axes this series holds (`label_noise=0.2`).
+    pub condition: Vec<(String, String)>,
     pub points: Vec<(f64, f64)>,
     /// The run behind each point (empty for CSV input).
     pub run_ids: Vec<String>,
+    /// A CSV's `training` column: which points are fitted (the others are held out).
+    pub training: Option<Vec<bool>>,
+    /// Read from a CSV of the user's own: any law may fit it.
+    pub from_csv: bool,
 }
 
 impl Series {
     pub fn label(&self) -> String {
         let mut parts: Vec<String> = Vec::new();
         parts.extend(self.family.clone());
+        parts.extend(self.condition.iter().map(|(k, v)| format!("{k}={v}")));
         match (&self.task, self.shots) {
             (Some(task), Some(shots)) => parts.push(format!("{task} {shots}-shot")),
             (Some(task), None) => parts.push(task.clone()),
@@ -191,7 +243,12 @@ fn read_csv(path: &Path) -> Result<Series, String> {
             headers.iter().collect::<Vec<_>>().join(",")
         ));
     };
-    let mut series = Series::default();
+    let training = column(["training", "training"]);
+    let mut series = Series {
+        from_csv: true,
+        training: training.map(|_| Vec::new()),
+        ..Series::default()
+    };
     for (line, record) in reader.records().enumerate() {
         let record = record.map_err(|e| e.to_string())?;
         let value = |i: usize| -> Result<f64, String> {
@@ -205,6 +262,18 @@ fn read_csv(path: &Path) -> Result<Series, String> {
             })
         };
         series.points.push((value(xi)?, value(yi)?));
+        if let (Some(ti), Some(flags)) = (training, series.training.as_mut()) {
+            match record.get(ti).unwrap_or("") {
+                "1" => flags.push(true),
+                "0" => flags.push(false),
+                other => {
+                    return Err(format!(
+                        "line {}: `{other}` in column `training` must be 1 (fit) or 0 (held out)",
+                        line + 2
+                    ));
+                }
+            }
+        }
     }
     Ok(series)
 }
@@ -216,15 +285,39 @@ pub fn series_from_rows(
     query: &Query,
     axes: &[AxisMeaning],
 ) -> Result<Vec<Series>, StudyError> {
+    for (axis, _) in &query.filters {
+        if !rows.iter().any(|r| r.config.contains_key(axis)) {
+            let mut known: Vec<&String> = rows.iter().flat_map(|r| r.config.keys()).collect();
+            known.sort();
+            known.dedup();
+            let known: Vec<&str> = known.into_iter().map(String::as_str).collect();
+            return Err(StudyError::Query(format!(
+                "--where {axis}=…: no run has the axis `{axis}`; the runs' axes are {}",
+                known.join(", ")
+            )));
+        }
+    }
     let selected: Vec<&ResultRow> = select_by_validation(rows, axes)
         .rows
         .into_iter()
         .filter(|r| query.family.as_ref().is_none_or(|f| &r.family == f))
+        .filter(|r| {
+            query
+                .filters
+                .iter()
+                .all(|(axis, value)| has_value(r, axis, value))
+        })
         .collect();
     if selected.is_empty() {
-        return Err(StudyError::Query(match &query.family {
-            Some(family) => format!("no finished run of family `{family}`"),
-            None => "no finished run to fit".into(),
+        let mut asked: Vec<String> = query
+            .family
+            .iter()
+            .map(|f| format!("family `{f}`"))
+            .collect();
+        asked.extend(query.filters.iter().map(|(a, v)| format!("{a}={v}")));
+        return Err(StudyError::Query(match asked.is_empty() {
+            false => format!("no finished run with {}", asked.join(" and ")),
+            true => "no finished run to fit".into(),
         }));
     }
     // Downstream (task, shots) pairs present for the layer, filtered by the query.
@@ -270,18 +363,27 @@ pub fn series_from_rows(
         true => pairs.into_iter().map(Some).collect(),
         false => vec![None],
     };
+    let mut conditions: Vec<Vec<(String, String)>> =
+        selected.iter().map(|r| condition_of(r, axes)).collect();
+    conditions.sort();
+    conditions.dedup();
     let mut all = Vec::new();
-    for family in &families {
+    for (family, condition) in families
+        .iter()
+        .flat_map(|f| conditions.iter().map(move |c| (f, c)))
+    {
         for target in &targets {
             let mut series = Series {
                 task: target.as_ref().map(|t| t.0.clone()),
                 shots: target.as_ref().map(|t| t.1),
                 family: family.clone(),
+                condition: condition.clone(),
                 ..Series::default()
             };
             for row in selected
                 .iter()
                 .filter(|r| family.as_ref().is_none_or(|f| &r.family == f))
+                .filter(|r| &condition_of(r, axes) == condition)
             {
                 let y = match target {
                     Some((task, shots)) => row
@@ -296,90 +398,273 @@ pub fn series_from_rows(
                     series.run_ids.push(row.run_id.clone());
                 }
             }
-            all.push(series);
+            if !series.points.is_empty() {
+                all.push(series);
+            }
         }
     }
     Ok(all)
 }
 
-/// One fitted series, as printed.
+/// A config value as `--where` writes it: numbers compare as numbers (`0.2` = `0.20`).
+fn has_value(row: &ResultRow, axis: &str, wanted: &str) -> bool {
+    match row.config.get(axis) {
+        Some(serde_json::Value::String(text)) => text == wanted,
+        Some(serde_json::Value::Number(n)) => {
+            wanted.parse::<f64>().is_ok_and(|w| n.as_f64() == Some(w))
+        }
+        Some(other) => other.to_string() == wanted,
+        None => false,
+    }
+}
+
+/// The condition axes of a row and their values, in name order.
+fn condition_of(row: &ResultRow, axes: &[AxisMeaning]) -> Vec<(String, String)> {
+    row.config
+        .iter()
+        .filter(|(name, _)| role_of(axes, name) == AxisRole::Condition)
+        .map(|(name, value)| {
+            let shown = match value {
+                serde_json::Value::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+            (name.clone(), shown)
+        })
+        .collect()
+}
+
+/// One law's fit to a series, with its held-out check when there was one.
+#[derive(Clone, Debug)]
+pub struct Candidate {
+    pub fit: CurveFit,
+    pub holdout: Option<Holdout>,
+}
+
+/// One fitted series, as printed: the law that answers, its answers, and (for `--law auto`)
+/// every law that was tried.
 #[derive(Clone, Debug)]
 pub struct SeriesFit {
     pub series: Series,
     pub x: XAxis,
     pub fit: CurveFit,
+    /// Indices (into the series' points) of the points held out of the fit.
+    pub held_out: Vec<usize>,
+    pub holdout: Option<Holdout>,
+    pub floor: FloorVerdict,
+    pub predictions: Vec<Prediction>,
+    pub targets: Vec<Target>,
+    /// Every law fitted, in the order tried (one, unless `--law auto`).
+    pub candidates: Vec<(LawForm, Option<Holdout>)>,
     pub level: f64,
 }
 
-/// Fits every series; a series that cannot be fitted is an error naming it.
-pub fn fit_series(series: Vec<Series>, query: &Query) -> Result<Vec<SeriesFit>, StudyError> {
-    let sign = match query.x {
-        XAxis::UpstreamError => Exponent::Positive,
-        _ => Exponent::Negative,
+/// The laws a query fits to a series: an impossible pair of `--law` and `--x` is an error that
+/// names both.
+fn laws_for(query: &Query, series: &Series) -> Result<Vec<LawForm>, StudyError> {
+    let rising = query.x == XAxis::UpstreamError;
+    let usual = match rising {
+        true => LawForm::Saturation,
+        false => LawForm::Size,
     };
+    match query.law {
+        LawChoice::Usual => Ok(vec![usual]),
+        LawChoice::Auto if series.from_csv => Ok(LawForm::ALL.to_vec()),
+        LawChoice::Auto if rising => Ok(vec![LawForm::Saturation]),
+        LawChoice::Auto => Ok(vec![LawForm::Size, LawForm::Bent]),
+        LawChoice::One(law) if series.from_csv || law.falls() != rising => Ok(vec![law]),
+        LawChoice::One(law) => Err(StudyError::Query(format!(
+            "--law {} does not fit --x {}: {}",
+            law.name(),
+            query.x.name(),
+            match rising {
+                true => "against upstream error, downstream error rises (use --law saturation)",
+                false => "error falls as size, compute or data grow (use --law size or bent)",
+            }
+        ))),
+    }
+}
+
+/// Which points of `series` are held out: its CSV's `training` column, or the `k` points
+/// furthest along the curve (largest x where error falls with x, smallest upstream error for
+/// the saturation law): what an extrapolation would be asked to foresee.
+fn held_out(series: &Series, k: Option<usize>, rising: bool) -> Result<Vec<usize>, String> {
+    if let Some(flags) = &series.training {
+        let held: Vec<usize> = (0..flags.len()).filter(|&i| !flags[i]).collect();
+        if let Some(k) = k
+            && k != held.len()
+        {
+            return Err(format!(
+                "--holdout {k} disagrees with the CSV's `training` column, which holds out {}                  points; give --holdout {} or leave it out",
+                held.len(),
+                held.len()
+            ));
+        }
+        return Ok(held);
+    }
+    let Some(k) = k else {
+        return Ok(Vec::new());
+    };
+    let mut order: Vec<usize> = (0..series.points.len()).collect();
+    order.sort_by(|&a, &b| series.points[a].0.total_cmp(&series.points[b].0));
+    if !rising {
+        order.reverse();
+    }
+    let mut held: Vec<usize> = order.into_iter().take(k).collect();
+    held.sort();
+    Ok(held)
+}
+
+/// Fits every series and asks it the query's questions; a series that cannot be fitted is an
+/// error naming it.
+pub fn fit_series(series: Vec<Series>, query: &Query) -> Result<Vec<SeriesFit>, StudyError> {
     series
         .into_iter()
-        .map(|series| {
-            let fit = fit_curve(
-                &series.points,
-                query.point_set,
-                FitOptions::new(sign),
-                &query.boot,
-            )
-            .map_err(|source| StudyError::Fit {
-                series: series.label(),
-                source,
-            })?;
-            Ok(SeriesFit {
-                series,
-                x: query.x,
-                fit,
-                level: query.boot.level,
-            })
-        })
+        .map(|series| fit_one(series, query))
         .collect()
 }
 
+fn fit_one(series: Series, query: &Query) -> Result<SeriesFit, StudyError> {
+    let laws = laws_for(query, &series)?;
+    let rising = match series.from_csv {
+        true => laws.iter().all(|l| !l.falls()),
+        false => query.x == XAxis::UpstreamError,
+    };
+    let holdout = match (query.law, query.holdout) {
+        (LawChoice::Auto, None) if series.training.is_none() => Some(AUTO_HOLDOUT),
+        (_, k) => k,
+    };
+    let fit_error = |source| StudyError::Fit {
+        series: series.label(),
+        source,
+    };
+    let held = held_out(&series, holdout, rising).map_err(StudyError::Query)?;
+    let kept: Vec<(f64, f64)> = (0..series.points.len())
+        .filter(|i| !held.contains(i))
+        .map(|i| series.points[i])
+        .collect();
+    let held_points: Vec<(f64, f64)> = held.iter().map(|&i| series.points[i]).collect();
+    let mut candidates = Vec::new();
+    for law in &laws {
+        let fit = fit_curve(&kept, query.point_set, *law, &query.boot).map_err(fit_error)?;
+        let check = (!held.is_empty()).then(|| answers::holdout_check(&fit, &held_points));
+        candidates.push(Candidate {
+            fit,
+            holdout: check,
+        });
+    }
+    let tried = candidates
+        .iter()
+        .map(|c| (c.fit.form(), c.holdout.clone()))
+        .collect();
+    // The law that foresaw the held-out points best answers (the first, with one law).
+    let best = candidates
+        .into_iter()
+        .min_by(|a, b| {
+            let error = |c: &Candidate| c.holdout.as_ref().map_or(0.0, |h| h.rmse_log);
+            error(a).total_cmp(&error(b))
+        })
+        .expect("at least one law");
+    let used: Vec<(f64, f64)> = best.fit.used.iter().map(|&i| kept[i]).collect();
+    let fit = best.fit;
+    // `used` indexes the kept points; the caller sees indices into the series' points.
+    let kept_index: Vec<usize> = (0..series.points.len())
+        .filter(|i| !held.contains(i))
+        .collect();
+    let fit = CurveFit {
+        used: fit.used.iter().map(|&i| kept_index[i]).collect(),
+        ..fit
+    };
+    Ok(SeriesFit {
+        floor: answers::floor_verdict(&fit, &used),
+        predictions: query
+            .at
+            .iter()
+            .map(|&x| answers::predict(&fit, x))
+            .collect(),
+        targets: query
+            .targets
+            .iter()
+            .map(|&y| answers::target(&fit, y))
+            .collect(),
+        holdout: best.holdout,
+        held_out: held,
+        candidates: tried,
+        x: query.x,
+        level: query.boot.level,
+        series,
+        fit,
+    })
+}
+
 impl SeriesFit {
-    /// Parameter names as the law writes them: (k, alpha, e_ir) or (a, b, c).
-    fn names(&self) -> [&'static str; 3] {
-        match self.x {
-            XAxis::UpstreamError => ["k", "alpha", "e_ir"],
-            _ => ["a", "b", "c"],
-        }
+    pub fn form(&self) -> LawForm {
+        self.fit.form()
     }
 
+    /// The law as it reads with this series' x and y.
     pub fn law(&self) -> String {
-        match self.x {
-            XAxis::UpstreamError => "e_DS = k * e_US^alpha + e_ir".into(),
-            x => format!("err = a * {}^(-b) + c", x.name()),
+        let x = match (self.series.from_csv, self.x, self.form()) {
+            (true, _, LawForm::Saturation) | (false, XAxis::UpstreamError, _) => "e_US",
+            (true, _, _) => "x",
+            (false, x, _) => x.name(),
+        };
+        match self.form() {
+            LawForm::Saturation => "e_DS = k * e_US^alpha + e_ir".into(),
+            LawForm::Size => format!("err = a * {x}^(-b) + c"),
+            LawForm::Bent => format!("(err - e_inf) / (e0 - err)^alpha = beta * {x}^(-c)"),
         }
     }
 
     pub fn to_json(&self) -> serde_json::Value {
-        let law = &self.fit.fitted.law;
-        let [k, exponent, c] = self.names();
         let interval = |i: &super::Interval| serde_json::json!([i.low, i.high]);
         let mut object = serde_json::json!({
             "law": self.law(),
+            "law_form": self.form().name(),
             "x": self.x.name(),
             "task": self.series.task,
             "shots": self.series.shots,
             "family": self.series.family,
+            "condition": self.series.condition.iter().cloned().collect::<BTreeMap<_, _>>(),
             "point_set": self.fit.point_set,
             "points": self.series.points.len(),
             "points_used": self.fit.used.len(),
-            "rms_log_residual": self.fit.fitted.rms_log_residual,
+            "rms_log_residual": self.fit.rms_log_residual,
             "confidence_level": self.level,
-            "resamples": self.fit.resamples,
+            "resamples": self.fit.draws.len(),
+            "floor_identified": self.floor.identified,
+            "floor_note": self.floor.note,
+            "predictions": self.predictions,
+            "targets": self.targets,
         });
         let fields = object.as_object_mut().expect("an object");
-        fields.insert(k.into(), law.k.into());
-        fields.insert(exponent.into(), law.exponent.into());
-        fields.insert(c.into(), law.c.into());
-        fields.insert(format!("{k}_ci"), interval(&self.fit.k));
-        fields.insert(format!("{exponent}_ci"), interval(&self.fit.exponent));
-        fields.insert(format!("{c}_ci"), interval(&self.fit.c));
+        let names = self.form().parameter_names();
+        for ((name, value), i) in names
+            .iter()
+            .zip(self.fit.law.parameters())
+            .zip(0..names.len())
+        {
+            fields.insert((*name).into(), value.into());
+            fields.insert(format!("{name}_ci"), interval(&self.fit.intervals[i]));
+            if self.fit.widened[i] {
+                fields.insert(format!("{name}_ci_widened"), true.into());
+            }
+        }
+        if let Some(holdout) = &self.holdout {
+            fields.insert("holdout".into(), serde_json::json!(holdout));
+        }
+        if self.candidates.len() > 1 {
+            let tried: Vec<serde_json::Value> = self
+                .candidates
+                .iter()
+                .map(|(law, check)| {
+                    serde_json::json!({
+                        "law_form": law.name(),
+                        "holdout_rmse_log": check.as_ref().map(|h| h.rmse_log),
+                    })
+                })
+                .collect();
+            fields.insert("laws_tried".into(), tried.into());
+        }
         if !self.series.run_ids.is_empty() {
             let used: Vec<&str> = self
                 .fit
@@ -394,7 +679,7 @@ impl SeriesFit {
 }
 
 /// JSON for `plateau fit --format json`: the first fit's fields at the top (so a single fit is
-/// read as `.k`, `.alpha`, `.e_ir`), and every fit under `fits`.
+/// read as `.k`, `.alpha`, `.e_ir`, `.predictions`), and every fit under `fits`.
 pub fn fits_json(fits: &[SeriesFit]) -> serde_json::Value {
     let all: Vec<serde_json::Value> = fits.iter().map(SeriesFit::to_json).collect();
     let mut top = all
@@ -407,39 +692,105 @@ pub fn fits_json(fits: &[SeriesFit]) -> serde_json::Value {
     top
 }
 
-/// A table a person reads in a terminal.
+/// A table a person reads in a terminal: per series, its law's parameters with intervals, then
+/// what was asked of it.
 pub fn fits_table(fits: &[SeriesFit]) -> String {
     let mut out = String::new();
     let Some(first) = fits.first() else {
         return out;
     };
-    let [k, exponent, c] = first.names();
     out.push_str(&format!(
         "{} fitted to the {} points; {:.0}% bootstrap intervals over runs ({} resamples)\n",
         first.law(),
         first.fit.point_set.name(),
         first.level * 100.0,
-        first.fit.resamples
+        first.fit.asked
     ));
-    out.push_str(&format!(
-        "{:<28} {:>7}  {:<26} {:<26} {:<26} {:>8}\n",
-        "series", "points", k, exponent, c, "rms log"
-    ));
-    let cell = |value: f64, i: &super::Interval| match i.low.is_nan() {
-        true => format!("{} [n/a]", number(value)),
-        false => format!("{} [{}, {}]", number(value), number(i.low), number(i.high)),
+    let range = |i: &super::Interval| match i.low.is_nan() {
+        true => "[n/a]".to_string(),
+        false => format!("[{}, {}]", number(i.low), number(i.high)),
     };
     for fit in fits {
-        let law = &fit.fit.fitted.law;
         out.push_str(&format!(
-            "{:<28} {:>7}  {:<26} {:<26} {:<26} {:>8.4}\n",
+            "\n{} ({}): {}/{} points, rms log residual {:.4}\n",
             fit.series.label(),
-            format!("{}/{}", fit.fit.used.len(), fit.series.points.len()),
-            cell(law.k, &fit.fit.k),
-            cell(law.exponent, &fit.fit.exponent),
-            cell(law.c, &fit.fit.c),
-            fit.fit.fitted.rms_log_residual
+            fit.law(),
+            fit.fit.used.len(),
+            fit.series.points.len(),
+            fit.fit.rms_log_residual
         ));
+        let names = fit.form().parameter_names();
+        for (i, (name, value)) in names.iter().zip(fit.fit.law.parameters()).enumerate() {
+            let mut line = format!(
+                "  {name:<7} {:<11} {}",
+                number(value),
+                range(&fit.fit.intervals[i])
+            );
+            if fit.fit.widened[i] {
+                line.push_str(" (widened to hold the estimate)");
+            }
+            if *name == fit.form().floor_name() && !fit.floor.identified {
+                line.push_str(" floor not identified");
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        if !fit.floor.identified {
+            out.push_str(&format!("  note: {}\n", fit.floor.note));
+        }
+        if fit.candidates.len() > 1 {
+            let tried: Vec<String> = fit
+                .candidates
+                .iter()
+                .map(|(law, check)| match check {
+                    Some(h) => format!("{} {:.4}", law.name(), h.rmse_log),
+                    None => law.name().to_string(),
+                })
+                .collect();
+            out.push_str(&format!(
+                "  laws by held-out rms log error: {}; {} answers\n",
+                tried.join(", "),
+                fit.form().name()
+            ));
+        }
+        if let Some(h) = &fit.holdout {
+            out.push_str(&format!(
+                "  held out {}: rms log error {:.4}, {} of {} inside the band\n",
+                h.k, h.rmse_log, h.inside_interval, h.k
+            ));
+        }
+        let x_name = fit.x.name();
+        for p in &fit.predictions {
+            out.push_str(&format!(
+                "  at {x_name} = {}: y = {} [{}, {}]\n",
+                number(p.x),
+                number(p.y),
+                number(p.y_ci[0]),
+                number(p.y_ci[1])
+            ));
+        }
+        for t in &fit.targets {
+            let bound = |b: Option<f64>| b.map_or("unbounded".to_string(), number);
+            out.push_str(&match t.x {
+                Some(x) => format!(
+                    "  target y = {}: {x_name} = {} [{}, {}], reachable in {:.0}% of resamples\n",
+                    number(t.y),
+                    number(x),
+                    bound(t.x_ci[0]),
+                    bound(t.x_ci[1]),
+                    100.0 * t.reachable_share
+                ),
+                None => format!(
+                    "  target y = {}: unreachable at any scale: at or below the floor {} [{}, {}] \
+                     (reachable in {:.0}% of resamples)\n",
+                    number(t.y),
+                    number(t.floor),
+                    number(t.floor_ci[0]),
+                    number(t.floor_ci[1]),
+                    100.0 * t.reachable_share
+                ),
+            });
+        }
     }
     out
 }

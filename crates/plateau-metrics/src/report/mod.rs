@@ -233,7 +233,10 @@ pub fn render(name: &str, rows: &[ResultRow], axes: &[AxisMeaning]) -> String {
                     f.series.task.as_deref() == Some(*task) && f.series.shots == Some(shots)
                 }) {
                     series.extend(sections::curve_and_frontier(fit));
-                    title.push_str(&format!(": e_IR = {:.3}", fit.fit.fitted.law.c));
+                    title.push_str(&format!(": e_IR = {:.3}", fit.fit.parameter("e_ir")));
+                    if !fit.floor.identified {
+                        title.push_str(" (not identified)");
+                    }
                 }
                 html.push_str(&scatter(
                     &title,

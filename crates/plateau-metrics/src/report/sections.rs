@@ -39,7 +39,7 @@ pub fn saturation_fits(rows: &[ResultRow], axes: &[AxisMeaning]) -> Vec<SeriesFi
 /// The fitted curve (in accuracy space, over the measured upstream range and a little beyond)
 /// and rings on the frontier runs it was fitted to.
 pub fn curve_and_frontier(fit: &SeriesFit) -> [Series; 2] {
-    let law = fit.fit.fitted.law;
+    let law = fit.fit.law;
     let (low, high) = fit
         .series
         .points
@@ -100,7 +100,7 @@ pub fn irreducible_error(fits: &[SeriesFit]) -> String {
         "Fitted e_IR",
         "shots per class",
         "e_IR",
-        &per_task(&|f| f.fit.fitted.law.c),
+        &per_task(&|f| f.fit.parameter("e_ir")),
         Axis::Log,
         Axis::Unit,
     ));
@@ -108,7 +108,7 @@ pub fn irreducible_error(fits: &[SeriesFit]) -> String {
         "Fitted k",
         "shots per class",
         "k",
-        &per_task(&|f| f.fit.fitted.law.k),
+        &per_task(&|f| f.fit.parameter("k")),
         Axis::Log,
         Axis::Linear,
     ));
@@ -116,28 +116,38 @@ pub fn irreducible_error(fits: &[SeriesFit]) -> String {
         "Fitted α",
         "shots per class",
         "α",
-        &per_task(&|f| f.fit.fitted.law.exponent),
+        &per_task(&|f| f.fit.parameter("alpha")),
         Axis::Log,
         Axis::Linear,
     ));
-    html.push_str("</div><table><tr><th>task</th><th>shots</th><th>frontier runs</th><th>k</th><th>α</th><th>e_IR</th><th>95% interval of e_IR</th><th>rms log residual</th></tr>");
+    html.push_str("</div><table><tr><th>task</th><th>shots</th><th>frontier runs</th><th>k</th><th>α</th><th>e_IR</th><th>95% interval of e_IR</th><th>floor</th><th>rms log residual</th></tr>");
     for fit in fits {
-        let law = fit.fit.fitted.law;
+        let floor = fit.fit.floor_interval();
+        let verdict = match fit.floor.identified {
+            true => "identified".to_string(),
+            false => format!("<b>not identified</b>: {}", escape(&fit.floor.note)),
+        };
         html.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}/{}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>[{:.3}, {:.3}]</td><td>{:.3}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}/{}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>[{:.3}, {:.3}]</td><td>{verdict}</td><td>{:.3}</td></tr>",
             escape(fit.series.task.as_deref().unwrap_or("")),
             fit.series.shots.unwrap_or(0),
             fit.fit.used.len(),
             fit.series.points.len(),
-            law.k,
-            law.exponent,
-            law.c,
-            fit.fit.c.low,
-            fit.fit.c.high,
-            fit.fit.fitted.rms_log_residual
+            fit.fit.parameter("k"),
+            fit.fit.parameter("alpha"),
+            fit.fit.parameter("e_ir"),
+            floor.low,
+            floor.high,
+            fit.fit.rms_log_residual
         ));
     }
     html.push_str("</table>");
+    if fits.iter().any(|f| !f.floor.identified) {
+        html.push_str(
+            "<p>Where the floor is <b>not identified</b>, the runs cannot tell a floor from none: \
+             the e_IR plotted there is one of many values that fit as well.</p>",
+        );
+    }
     html
 }
 
