@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Args, ValueEnum};
+use plateau_metrics::fit::compute::{self, Prices};
 use plateau_metrics::fit::study::{self, LawChoice, Query, XAxis};
 use plateau_metrics::fit::{BootstrapOptions, PointSet};
 
@@ -45,6 +46,20 @@ pub struct FitArgs {
     /// error for the saturation law) and report how well it foresees them.
     #[arg(long, value_name = "K")]
     holdout: Option<usize>,
+    /// The training compute that reaches each --target downstream error, per family: the
+    /// saturation law of --task at --shots chained with the family's size law of upstream error
+    /// in training FLOPs, in FLOPs and in device-hours at the throughput the sweep measured.
+    #[arg(long)]
+    compute: bool,
+    /// With --compute: what an hour of the device costs, in US dollars.
+    #[arg(long, value_name = "USD")]
+    usd_per_hour: Option<f64>,
+    /// With --compute: what the device draws while training, in watts.
+    #[arg(long, value_name = "W")]
+    watts: Option<f64>,
+    /// With --compute and --watts: the grid's carbon intensity.
+    #[arg(long, value_name = "KG")]
+    kg_co2_per_kwh: Option<f64>,
     /// Only runs whose config has AXIS=VALUE (repeatable), e.g. --where label_noise=0.2.
     #[arg(long = "where", value_name = "AXIS=VALUE", value_parser = parse_where)]
     filters: Vec<(String, String)>,
@@ -106,6 +121,9 @@ pub fn run(args: &FitArgs) -> Result<ExitCode> {
             seed: args.seed,
         },
     };
+    if args.compute {
+        return compute(args, &query);
+    }
     let series = study::load_series(&args.file, &query, &plateau_train::axis_meanings())?;
     let fits = study::fit_series(series, &query)?;
     match args.format {
@@ -113,6 +131,49 @@ pub fn run(args: &FitArgs) -> Result<ExitCode> {
         Format::Json => println!(
             "{}",
             serde_json::to_string_pretty(&study::fits_json(&fits))?
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn compute(args: &FitArgs, query: &Query) -> Result<ExitCode> {
+    let (Some(task), Some(shots)) = (&args.task, args.shots) else {
+        anyhow::bail!("--compute needs --task and --shots: the downstream error to reach");
+    };
+    anyhow::ensure!(
+        !args.targets.is_empty(),
+        "--compute needs at least one --target (a downstream error, e.g. --target 0.3)"
+    );
+    anyhow::ensure!(
+        args.kg_co2_per_kwh.is_none() || args.watts.is_some(),
+        "--kg-co2-per-kwh needs --watts: the energy comes from the device's draw"
+    );
+    let rows = study::load_rows(&args.file)?;
+    let curves = compute::compute_curves(
+        &rows,
+        &plateau_train::axis_meanings(),
+        task,
+        shots,
+        &query.boot,
+    )?;
+    anyhow::ensure!(
+        !curves.is_empty(),
+        "{}: no family has both a size law and a saturation law to chain",
+        args.file.display()
+    );
+    let prices = Prices {
+        usd_per_hour: args.usd_per_hour,
+        watts: args.watts,
+        kg_co2_per_kwh: args.kg_co2_per_kwh,
+    };
+    match args.format {
+        Format::Table => print!(
+            "{}",
+            compute::compute_table(&curves, &args.targets, &prices)
+        ),
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&compute::compute_json(&curves, &args.targets, &prices))?
         ),
     }
     Ok(ExitCode::SUCCESS)

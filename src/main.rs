@@ -51,7 +51,8 @@ enum Command {
     Train(sweep::TrainArgs),
     /// Write report.html for a sweep folder (also written at the end of every sweep).
     Report(report::ReportArgs),
-    /// Fit the saturation law (or size laws) to a sweep's results, with bootstrap intervals.
+    /// Fit a law to a sweep's results (or your points) and answer from it: predictions,
+    /// targets, compute to a target, held-out checks, whether the floor is identified.
     Fit(fit::FitArgs),
     /// Export the features, labels and few-shot draws a run's probe of one task used.
     Features(features::FeaturesArgs),

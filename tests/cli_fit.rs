@@ -392,3 +392,49 @@ fn laws_and_x_must_agree_and_where_names_unknown_axes() {
     let one = error(&["fit", sweep, "--x", "params", "--where", "width=10000"]);
     assert!(one.contains("3 or more") && one.contains("got 1"), "{one}");
 }
+
+#[test]
+fn a_curve_that_bends_from_its_initial_error_is_foreseen_best_by_the_bent_law() {
+    // (y − 0.15)/(0.9 − y)^1.5 = 400·x^(−0.5): x for each y in closed form, ±0.5 % noise on y.
+    let (e0, e_inf, alpha, beta, c) = (0.9f64, 0.15f64, 1.5f64, 400.0f64, 0.5f64);
+    let mut text = String::from("x,y\n");
+    for i in 0..12 {
+        let y = 0.85 - 0.055 * i as f64;
+        let left = (y - e_inf).ln() - alpha * (e0 - y).ln();
+        let x = ((beta.ln() - left) / c).exp();
+        let noise = if i % 2 == 0 { 1.005 } else { 0.995 };
+        text.push_str(&format!("{x},{}\n", y * noise));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("bent.csv");
+    std::fs::write(&csv, text).unwrap();
+    let auto = stdout_json(&plateau(&[
+        "fit",
+        csv.to_str().unwrap(),
+        "--law",
+        "auto",
+        "--holdout",
+        "3",
+        "--points",
+        "all",
+        "--bootstrap",
+        "50",
+        "--format",
+        "json",
+    ]));
+    let error_of = |law: &str| {
+        auto["laws_tried"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["law_form"] == law)
+            .and_then(|t| t["holdout_rmse_log"].as_f64())
+            .unwrap()
+    };
+    assert!(error_of("bent") < error_of("size"), "{auto}");
+    assert_eq!(auto["law_form"], "bent", "{auto}");
+    assert!(
+        auto["holdout"]["inside_interval"].as_u64().unwrap() >= 2,
+        "{auto}"
+    );
+}

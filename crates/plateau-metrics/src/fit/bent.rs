@@ -3,12 +3,12 @@
 //! initial error `e₀` through a power-law middle to the floor `e∞`; in their benchmark it
 //! extrapolates few-shot error curves better than `a·x^(−b) + c`.
 //!
-//! The law gives `x` from `y` in closed form but `y` from `x` only implicitly, so the fit works
-//! on the law's own side: for chosen `(e∞, e₀, α)` the left side's log is linear in `ln x`, and
-//! `(ln β, c)` follow by weighted least squares, each residual divided by the slope of that log in
-//! `ln y` so that it measures (to first order) the relative error of `y`, as the power-law fits
-//! do. Nelder–Mead searches the other three, bounded by construction: `e∞ ∈ [0, min y)`,
-//! `e₀ ∈ (max y, 1)`, `α ∈ (0, 10)`.
+//! The law gives `x` from `y` in closed form but `y` from `x` only implicitly. The fit works in
+//! two steps: on the law's own side first (for chosen `(e∞, e₀, α)` the left side's log is linear
+//! in `ln x`, so `(ln β, c)` follow by least squares, and Nelder–Mead searches the other three
+//! from a grid), then the best of those is polished on the squared log residuals of `y` itself
+//! (each prediction solved by Newton's method), the loss the other laws are judged by. Bounds
+//! hold by construction: `e∞ ∈ [0, min y)`, `e₀ ∈ (max y, 1)`, `α ∈ (0, 10)`, `c > 0`.
 
 use argmin::core::{CostFunction, Error, Executor, State};
 use argmin::solver::neldermead::NelderMead;
@@ -35,21 +35,31 @@ impl BentLaw {
         (y - self.e_inf).ln() - self.alpha * (self.e0 - y).ln()
     }
 
-    /// The y on `(e∞, e₀)` where the law holds at `x` (bisection: the left side is monotone).
+    /// The y on `(e∞, e₀)` where the law holds at `x`: Newton's method on the left side (which
+    /// rises monotonically in y), kept inside a shrinking bracket by bisection.
     pub fn predict(&self, x: f64) -> f64 {
         let right = self.beta.ln() - self.c * x.ln();
         let (mut low, mut high) = (self.e_inf, self.e0);
-        for _ in 0..200 {
-            let middle = 0.5 * (low + high);
-            if middle <= low || middle >= high {
-                break;
+        let mut y = 0.5 * (low + high);
+        for _ in 0..100 {
+            let gap = self.left(y) - right;
+            if gap < 0.0 {
+                low = y;
+            } else {
+                high = y;
             }
-            match self.left(middle) < right {
-                true => low = middle,
-                false => high = middle,
+            let slope = 1.0 / (y - self.e_inf) + self.alpha / (self.e0 - y);
+            let newton = y - gap / slope;
+            let next = match newton > low && newton < high {
+                true => newton,
+                false => 0.5 * (low + high),
+            };
+            if (next - y).abs() <= 1e-14 * y.abs().max(1e-300) || high - low <= 1e-15 {
+                return next;
             }
+            y = next;
         }
-        0.5 * (low + high)
+        y
     }
 
     /// The x at which the law reaches `y`: none at or below the floor, 0 at or above `e₀`.
@@ -122,12 +132,11 @@ impl Problem<'_> {
         ]
     }
 
-    /// `(ln β at the mean ln x, c, weighted mean squared residual)` for `(e∞, e₀, α)`.
+    /// `(ln β at the mean ln x, c, mean squared residual)` for `(e∞, e₀, α)`, on the law's side.
     fn solve(&self, e_inf: f64, e0: f64, alpha: f64) -> (f64, f64, f64) {
         let points = self.t.iter().zip(self.y).map(|(&t, &y)| {
             let z = (y - e_inf).ln() - alpha * (e0 - y).ln();
-            let slope = y * (1.0 / (y - e_inf) + alpha / (e0 - y));
-            (t, z, 1.0 / (slope * slope))
+            (t, z, 1.0)
         });
         let points: Vec<(f64, f64, f64)> = points.collect();
         let total: f64 = points.iter().map(|p| p.2).sum();
@@ -160,6 +169,79 @@ impl CostFunction for Problem<'_> {
         Ok(if cost.is_finite() { cost } else { f64::MAX })
     }
 }
+
+/// The polish: all five parameters, `(u_e∞, u_e₀, u_α, ln β at the mean ln x, ln c)`, on the
+/// squared log residuals of y.
+struct Polish<'a> {
+    side: Problem<'a>,
+    mean_ln_x: f64,
+    x: &'a [f64],
+}
+
+impl Polish<'_> {
+    fn law(&self, v: &[f64]) -> BentLaw {
+        let (e_inf, e0, alpha) = self.side.decode(v);
+        let c = v[4].exp();
+        BentLaw {
+            e0,
+            e_inf,
+            alpha,
+            beta: (v[3] + c * self.mean_ln_x).exp(),
+            c,
+        }
+    }
+
+    fn squares(&self, law: &BentLaw) -> f64 {
+        self.x
+            .iter()
+            .zip(self.side.y)
+            .map(|(&x, &y)| (y.ln() - law.predict(x).ln()).powi(2))
+            .sum::<f64>()
+            / self.x.len() as f64
+    }
+}
+
+impl CostFunction for Polish<'_> {
+    type Param = Vec<f64>;
+    type Output = f64;
+
+    fn cost(&self, v: &Self::Param) -> Result<f64, Error> {
+        let cost = self.squares(&self.law(v));
+        Ok(if cost.is_finite() { cost } else { f64::MAX })
+    }
+}
+
+/// Runs Nelder–Mead on `problem` from `start` for at most `iters` iterations; `(best, cost)`.
+fn descend<P>(problem: P, start: &[f64], iters: u64) -> Result<(Vec<f64>, f64), FitError>
+where
+    P: CostFunction<Param = Vec<f64>, Output = f64>,
+{
+    let simplex: Vec<Vec<f64>> = (0..=start.len())
+        .map(|i| {
+            let mut vertex = start.to_vec();
+            if i > 0 {
+                vertex[i - 1] += 0.5;
+            }
+            vertex
+        })
+        .collect();
+    let solver = NelderMead::new(simplex)
+        .with_sd_tolerance(1e-12)
+        .map_err(|e| FitError::Optimiser(e.to_string()))?;
+    let result = Executor::new(problem, solver)
+        .configure(|state| state.max_iters(iters))
+        .run()
+        .map_err(|e| FitError::Optimiser(e.to_string()))?;
+    let state = result.state();
+    let best = state
+        .get_best_param()
+        .cloned()
+        .ok_or_else(|| FitError::Optimiser("no parameters".into()))?;
+    Ok((best, state.get_best_cost()))
+}
+
+/// Starts polished on the real loss: the best of the grid, and the start given (a refit).
+const POLISHED: usize = 3;
 
 /// Fits the bent law to points with errors in (0, 1).
 pub fn fit_bent(x: &[f64], y: &[f64], options: BentOptions) -> Result<BentFitted, FitError> {
@@ -199,51 +281,45 @@ pub fn fit_bent(x: &[f64], y: &[f64], options: BentOptions) -> Result<BentFitted
     if let Some(law) = options.start {
         starts.push(problem().encode(&law));
     }
+    // The law's side, from every start.
+    let mut ends = starts
+        .iter()
+        .map(|start| descend(problem(), start, 400))
+        .collect::<Result<Vec<_>, _>>()?;
+    ends.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let side = problem();
+    let polish = || Polish {
+        side: problem(),
+        mean_ln_x,
+        x: &x,
+    };
+    // y's own loss, from the best few (and from the start given, which a refit trusts most).
+    let mut candidates: Vec<Vec<f64>> = ends
+        .into_iter()
+        .take(POLISHED)
+        .map(|(u, _)| {
+            let (e_inf, e0, alpha) = side.decode(&u);
+            let (a, c, _) = side.solve(e_inf, e0, alpha);
+            vec![u[0], u[1], u[2], a, c.ln()]
+        })
+        .collect();
+    if let Some(law) = options.start {
+        let mut u = side.encode(&law);
+        u.push(law.beta.ln() - law.c * mean_ln_x);
+        u.push(law.c.ln());
+        candidates.push(u);
+    }
     let mut best: Option<(Vec<f64>, f64)> = None;
-    for start in starts {
-        let simplex: Vec<Vec<f64>> = (0..=start.len())
-            .map(|i| {
-                let mut vertex = start.clone();
-                if i > 0 {
-                    vertex[i - 1] += 0.5;
-                }
-                vertex
-            })
-            .collect();
-        let solver = NelderMead::new(simplex)
-            .with_sd_tolerance(1e-12)
-            .map_err(|e| FitError::Optimiser(e.to_string()))?;
-        let result = Executor::new(problem(), solver)
-            .configure(|state| state.max_iters(400))
-            .run()
-            .map_err(|e| FitError::Optimiser(e.to_string()))?;
-        let state = result.state();
-        let (Some(u), cost) = (state.get_best_param().cloned(), state.get_best_cost()) else {
-            continue;
-        };
+    for start in candidates {
+        let (v, cost) = descend(polish(), &start, 600)?;
         if best.as_ref().is_none_or(|b| cost < b.1) {
-            best = Some((u, cost));
+            best = Some((v, cost));
         }
     }
-    let (u, _) = best.ok_or_else(|| FitError::Optimiser("no parameters".into()))?;
-    let problem = problem();
-    let (e_inf, e0, alpha) = problem.decode(&u);
-    let (a, c, _) = problem.solve(e_inf, e0, alpha);
-    let law = BentLaw {
-        e0,
-        e_inf,
-        alpha,
-        beta: (a + c * mean_ln_x).exp(),
-        c,
-    };
-    let squares: f64 = x
-        .iter()
-        .zip(&y)
-        .map(|(&x, &y)| (y.ln() - law.predict(x).ln()).powi(2))
-        .sum();
+    let (v, cost) = best.ok_or_else(|| FitError::Optimiser("no parameters".into()))?;
     Ok(BentFitted {
-        law,
-        rms_log_residual: (squares / x.len() as f64).sqrt(),
+        law: polish().law(&v),
+        rms_log_residual: cost.sqrt(),
     })
 }
 

@@ -6,6 +6,7 @@
 mod answers;
 mod bent;
 mod bootstrap;
+pub mod compute;
 mod frontier;
 mod law;
 mod power_law;

@@ -183,12 +183,9 @@ pub enum StudyError {
     Input { path: String, message: String },
     #[error("{0}")]
     Query(String),
-    #[error("{series}: {source}")]
-    Fit {
-        series: String,
-        #[source]
-        source: FitError,
-    },
+    /// The fit's error is part of the message, not a `source`: error chains would print it twice.
+    #[error("{series}: {cause}")]
+    Fit { series: String, cause: FitError },
 }
 
 /// Reads fit points from a sweep folder, its `results.jsonl`, or a CSV with columns
@@ -208,6 +205,15 @@ pub fn load_series(
     if is_csv && path.file_name().is_some_and(|n| n != "results.csv") {
         return read_csv(path).map(|s| vec![s]).map_err(input_error);
     }
+    series_from_rows(&load_rows(path)?, query, axes)
+}
+
+/// The latest row of every run of a sweep folder (or of its `results.jsonl`).
+pub fn load_rows(path: &Path) -> Result<Vec<ResultRow>, StudyError> {
+    let input_error = |message: String| StudyError::Input {
+        path: path.display().to_string(),
+        message,
+    };
     let dir = match path.is_dir() {
         true => path,
         false => path.parent().unwrap_or(Path::new(".")),
@@ -219,12 +225,11 @@ pub fn load_series(
                 .into(),
         ));
     }
-    let rows: Vec<ResultRow> = ResultsStore::new(dir)
+    Ok(ResultsStore::new(dir)
         .latest()
         .map_err(|e| input_error(e.to_string()))?
         .into_values()
-        .collect();
-    series_from_rows(&rows, query, axes)
+        .collect())
 }
 
 fn read_csv(path: &Path) -> Result<Series, String> {
@@ -455,6 +460,8 @@ pub struct SeriesFit {
     pub targets: Vec<Target>,
     /// Every law fitted, in the order tried (one, unless `--law auto`).
     pub candidates: Vec<(LawForm, Option<Holdout>)>,
+    /// Laws `--law auto` could not fit to these points, and why.
+    pub skipped: Vec<(LawForm, String)>,
     pub level: f64,
 }
 
@@ -533,9 +540,9 @@ fn fit_one(series: Series, query: &Query) -> Result<SeriesFit, StudyError> {
         (LawChoice::Auto, None) if series.training.is_none() => Some(AUTO_HOLDOUT),
         (_, k) => k,
     };
-    let fit_error = |source| StudyError::Fit {
+    let fit_error = |cause| StudyError::Fit {
         series: series.label(),
-        source,
+        cause,
     };
     let held = held_out(&series, holdout, rising).map_err(StudyError::Query)?;
     let kept: Vec<(f64, f64)> = (0..series.points.len())
@@ -544,13 +551,28 @@ fn fit_one(series: Series, query: &Query) -> Result<SeriesFit, StudyError> {
         .collect();
     let held_points: Vec<(f64, f64)> = held.iter().map(|&i| series.points[i]).collect();
     let mut candidates = Vec::new();
+    let mut skipped = Vec::new();
     for law in &laws {
-        let fit = fit_curve(&kept, query.point_set, *law, &query.boot).map_err(fit_error)?;
-        let check = (!held.is_empty()).then(|| answers::holdout_check(&fit, &held_points));
-        candidates.push(Candidate {
-            fit,
-            holdout: check,
-        });
+        match fit_curve(&kept, query.point_set, *law, &query.boot) {
+            Ok(fit) => {
+                let check = (!held.is_empty()).then(|| answers::holdout_check(&fit, &held_points));
+                candidates.push(Candidate {
+                    fit,
+                    holdout: check,
+                });
+            }
+            // With several laws to try, one the points cannot carry (the bent law needs five)
+            // steps aside; the answer says so.
+            Err(cause) if laws.len() > 1 => skipped.push((*law, cause.to_string())),
+            Err(cause) => return Err(fit_error(cause)),
+        }
+    }
+    if candidates.is_empty() {
+        let (_, why) = skipped.first().cloned().expect("a law was tried");
+        return Err(StudyError::Query(format!(
+            "{}: no law could be fitted: {why}",
+            series.label()
+        )));
     }
     let tried = candidates
         .iter()
@@ -589,6 +611,7 @@ fn fit_one(series: Series, query: &Query) -> Result<SeriesFit, StudyError> {
         holdout: best.holdout,
         held_out: held,
         candidates: tried,
+        skipped,
         x: query.x,
         level: query.boot.level,
         series,
@@ -665,6 +688,14 @@ impl SeriesFit {
                 .collect();
             fields.insert("laws_tried".into(), tried.into());
         }
+        if !self.skipped.is_empty() {
+            let skipped: serde_json::Map<String, serde_json::Value> = self
+                .skipped
+                .iter()
+                .map(|(law, why)| (law.name().to_string(), why.clone().into()))
+                .collect();
+            fields.insert("laws_skipped".into(), skipped.into());
+        }
         if !self.series.run_ids.is_empty() {
             let used: Vec<&str> = self
                 .fit
@@ -700,9 +731,12 @@ pub fn fits_table(fits: &[SeriesFit]) -> String {
         return out;
     };
     out.push_str(&format!(
-        "{} fitted to the {} points; {:.0}% bootstrap intervals over runs ({} resamples)\n",
+        "{} fitted to {}; {:.0}% bootstrap intervals over runs ({} resamples)\n",
         first.law(),
-        first.fit.point_set.name(),
+        match first.fit.point_set {
+            PointSet::All => "all points".to_string(),
+            set => format!("the {} points", set.name()),
+        },
         first.level * 100.0,
         first.fit.asked
     ));
@@ -753,13 +787,19 @@ pub fn fits_table(fits: &[SeriesFit]) -> String {
                 fit.form().name()
             ));
         }
+        for (law, why) in &fit.skipped {
+            out.push_str(&format!("  {} not fitted: {why}\n", law.name()));
+        }
         if let Some(h) = &fit.holdout {
             out.push_str(&format!(
                 "  held out {}: rms log error {:.4}, {} of {} inside the band\n",
                 h.k, h.rmse_log, h.inside_interval, h.k
             ));
         }
-        let x_name = fit.x.name();
+        let x_name = match fit.series.from_csv {
+            true => "x",
+            false => fit.x.name(),
+        };
         for p in &fit.predictions {
             out.push_str(&format!(
                 "  at {x_name} = {}: y = {} [{}, {}]\n",
@@ -770,7 +810,10 @@ pub fn fits_table(fits: &[SeriesFit]) -> String {
             ));
         }
         for t in &fit.targets {
-            let bound = |b: Option<f64>| b.map_or("unbounded".to_string(), number);
+            let bound = |b: Option<f64>| match fit.fit.has_intervals() {
+                true => b.map_or("unbounded".to_string(), number),
+                false => "n/a".to_string(),
+            };
             out.push_str(&match t.x {
                 Some(x) => format!(
                     "  target y = {}: {x_name} = {} [{}, {}], reachable in {:.0}% of resamples\n",
@@ -796,7 +839,7 @@ pub fn fits_table(fits: &[SeriesFit]) -> String {
 }
 
 /// Four decimals, or scientific notation for values too large or small to read that way.
-fn number(value: f64) -> String {
+pub(crate) fn number(value: f64) -> String {
     match value.abs() {
         v if v != 0.0 && !(1e-3..1e4).contains(&v) => format!("{value:.3e}"),
         _ => format!("{value:.4}"),

@@ -1,6 +1,7 @@
 //! `report.html`: a self-contained page (inline SVG, no scripts) that a person opens from disk:
 //! what ran, upstream accuracy against size, downstream against upstream per task, and a table.
 
+mod compute;
 mod plots;
 mod sections;
 
@@ -250,6 +251,24 @@ pub fn render(name: &str, rows: &[ResultRow], axes: &[AxisMeaning]) -> String {
         }
         html.push_str("</div>");
         html.push_str(&sections::irreducible_error(&fits));
+        let largest_shots: Vec<(String, usize)> = tasks
+            .iter()
+            .filter_map(|task| {
+                let shots = ok
+                    .iter()
+                    .flat_map(|r| r.downstream.iter())
+                    .filter(|d| d.task == *task && d.layer == "pre_logits")
+                    .map(|d| d.shots)
+                    .max()?;
+                Some((task.to_string(), shots))
+            })
+            .collect();
+        html.push_str(&compute::what_would_it_take(
+            rows,
+            axes,
+            &largest_shots,
+            sections::REPORT_RESAMPLES,
+        ));
         html.push_str(&sections::downstream_against_size(&families, &tasks));
         html.push_str(&sections::layer_wise(&families, &tasks));
     }
@@ -432,6 +451,43 @@ mod tests {
         assert!(html.contains("Layer-wise probes") && html.contains("digits: probe by layer"));
         // Best upstream 0.90 (r5); r4 at 0.82 is not within 1 point, so the best is the cheapest.
         assert!(html.contains("(vit r5, 6000 params). No cheaper run comes within 1 point"));
+    }
+
+    #[test]
+    fn report_says_what_a_target_would_take_and_whether_the_floor_is_identified() {
+        // Seven sizes: upstream error 2·(C/1e9)^−0.3 + floor in training FLOPs C, downstream
+        // 0.8·e_US^1.2 + 0.2, ±1 % noise.
+        let family = |name: &str, floor: f64| -> Vec<ResultRow> {
+            (0..7)
+                .map(|i| {
+                    let params = 1000u64 * 4u64.pow(i);
+                    let noise = if i % 2 == 0 { 1.01 } else { 0.99 };
+                    let up = (2.0 * (params as f64 * 1e6 / 1e9).powf(-0.3) + floor) * noise;
+                    let down = 0.8 * up.powf(1.2) + 0.2;
+                    row(&format!("{name}{i}"), name, params, 1.0 - up, 1.0 - down)
+                })
+                .collect()
+        };
+        let mut rows = family("vit", 0.05);
+        rows.extend(family("mixer", 0.0));
+        let html = render("compute", &rows, &AXES);
+        assert!(html.contains("What would it take?"), "the section");
+        assert!(
+            html.contains("vit digits 25-shot: error against compute"),
+            "its plot"
+        );
+        assert!(html.contains("95% band") && html.contains("extrapolation"));
+        assert!(html.contains("Do the size laws foresee the largest runs?"));
+        // A target row per default target and family, with compute and hours.
+        assert!(
+            html.matches("<td>digits 25-shot</td>").count() >= 4,
+            "{html}"
+        );
+        // mixer's size law is a pure power law: its floor is not identified, and the page says so.
+        assert!(
+            html.contains("not identified</b> for mixer digits 25-shot"),
+            "the unidentified floor is named"
+        );
     }
 
     #[test]

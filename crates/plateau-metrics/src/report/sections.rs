@@ -13,7 +13,7 @@ use crate::fit::{BootstrapOptions, PointSet};
 use crate::results::{FINETUNE_LAYER, ResultRow};
 
 /// Bootstrap resamples for the report's intervals (`plateau fit` defaults to more).
-const REPORT_RESAMPLES: usize = 200;
+pub const REPORT_RESAMPLES: usize = 200;
 
 /// The saturation law fitted to the frontier of every (task, shot count) of pre-logit probes;
 /// series that cannot be fitted (fewer than 3 frontier runs) are left out.
@@ -75,32 +75,34 @@ pub fn irreducible_error(fits: &[SeriesFit]) -> String {
                 and shot count.</p>"
             .into();
     }
-    let per_task = |value: &dyn Fn(&SeriesFit) -> f64| -> Vec<Series> {
-        let mut by_task: BTreeMap<&str, Vec<(f64, f64)>> = BTreeMap::new();
+    // Each parameter against shots, with its bootstrap interval as a bar.
+    let per_task = |name: &str| -> Vec<Series> {
+        let mut by_task: BTreeMap<&str, (Vec<(f64, f64)>, Vec<(f64, f64)>)> = BTreeMap::new();
         for fit in fits {
             if let (Some(task), Some(shots)) = (&fit.series.task, fit.series.shots) {
-                by_task
-                    .entry(task)
-                    .or_default()
-                    .push((shots as f64, value(fit)));
+                let (points, bars) = by_task.entry(task).or_default();
+                let interval = fit.fit.interval(name);
+                points.push((shots as f64, fit.fit.parameter(name)));
+                bars.push((interval.low, interval.high));
             }
         }
         by_task
             .into_iter()
-            .map(|(task, points)| Series::points(task, points))
+            .map(|(task, (points, bars))| Series::points(task, points).with_bars(bars))
             .collect()
     };
     let mut html = String::from(
         "<h2>Saturation parameters against shots</h2><p>The fitted <code>e_IR</code>: \
          the downstream error no upstream accuracy removes, per task and shot count, and the \
-         curve's scale k and exponent α; 95% bootstrap intervals over runs in the table.</p>\
+         curve's scale k and exponent α, each with its 95% bootstrap interval over runs (bars, cut to \
+         the plot).</p>\
          <div class=\"plots\">",
     );
     html.push_str(&scatter(
         "Fitted e_IR",
         "shots per class",
         "e_IR",
-        &per_task(&|f| f.fit.parameter("e_ir")),
+        &per_task("e_ir"),
         Axis::Log,
         Axis::Unit,
     ));
@@ -108,7 +110,7 @@ pub fn irreducible_error(fits: &[SeriesFit]) -> String {
         "Fitted k",
         "shots per class",
         "k",
-        &per_task(&|f| f.fit.parameter("k")),
+        &per_task("k"),
         Axis::Log,
         Axis::Linear,
     ));
@@ -116,7 +118,7 @@ pub fn irreducible_error(fits: &[SeriesFit]) -> String {
         "Fitted α",
         "shots per class",
         "α",
-        &per_task(&|f| f.fit.parameter("alpha")),
+        &per_task("alpha"),
         Axis::Log,
         Axis::Linear,
     ));
