@@ -17,6 +17,7 @@ pub mod dataset;
 pub mod error;
 pub mod fetch;
 pub mod formats;
+pub mod own;
 pub mod registry;
 pub mod split;
 pub mod transform;
@@ -25,6 +26,7 @@ pub mod unchanged;
 pub use cache::DataRoots;
 pub use dataset::ImageSet;
 pub use error::{DataError, Result};
+pub use own::{OwnSource, load_own};
 pub use registry::{DATASETS, DatasetSpec, RawDataset, spec};
 
 /// Loads a known dataset, fetching it first when it is nowhere on disk, after checking that

@@ -59,6 +59,78 @@ pub fn read(root: &Path, channels: usize, size: usize) -> Result<ImageSet> {
     ImageSet::new(pixels, labels, (channels, size, size), class_names)
 }
 
+/// Reads an image folder at its images' own size: every image must have the first one's size
+/// (a folder of mixed sizes is an error naming two of them); grey when every image is grey,
+/// RGB otherwise. A sweep resizes to the model's input later, as for any dataset.
+pub fn read_native(root: &Path) -> Result<ImageSet> {
+    let class_dirs = sorted_entries(root, |p| p.is_dir())?;
+    if class_dirs.is_empty() {
+        return Err(DataError::format(
+            root,
+            "no class folders: expected root/<class>/<image>.png|jpg",
+        ));
+    }
+    let mut images = Vec::new();
+    let mut class_names = Vec::new();
+    for (label, dir) in class_dirs.iter().enumerate() {
+        let files = sorted_entries(dir, |p| {
+            p.extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+        })?;
+        if files.is_empty() {
+            return Err(DataError::format(
+                dir,
+                "empty class folder: no .png, .jpg or .jpeg images",
+            ));
+        }
+        for path in files {
+            let image = image::open(&path)
+                .map_err(|e| DataError::format(&path, format!("unreadable image: {e}")))?;
+            if let Some((first, first_image)) = images
+                .first()
+                .map(|(p, i, _): &(PathBuf, image::DynamicImage, u16)| (p.clone(), i))
+                && (first_image.width(), first_image.height()) != (image.width(), image.height())
+            {
+                return Err(DataError::format(
+                    &path,
+                    format!(
+                        "mixed image sizes: this image is {}×{}, {} is {}×{}; resize the \
+                         folder's images to one size",
+                        image.width(),
+                        image.height(),
+                        first.display(),
+                        first_image.width(),
+                        first_image.height()
+                    ),
+                ));
+            }
+            images.push((path, image, label as u16));
+        }
+        class_names.push(
+            dir.file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned(),
+        );
+    }
+    let grey = images
+        .iter()
+        .all(|(_, image, _)| !image.color().has_color());
+    let channels = if grey { 1 } else { 3 };
+    let (width, height) = (images[0].1.width() as usize, images[0].1.height() as usize);
+    let mut pixels = Vec::with_capacity(images.len() * channels * width * height);
+    let mut labels = Vec::with_capacity(images.len());
+    for (_, image, label) in &images {
+        match grey {
+            true => pixels.extend_from_slice(image.to_luma8().as_raw()),
+            false => pixels.extend(hwc_to_chw(image.to_rgb8().as_raw(), 3)),
+        }
+        labels.push(*label);
+    }
+    ImageSet::new(pixels, labels, (channels, height, width), class_names)
+}
+
 fn sorted_entries(dir: &Path, keep: impl Fn(&Path) -> bool) -> Result<Vec<PathBuf>> {
     let entries = std::fs::read_dir(dir).map_err(|e| DataError::io(dir, e))?;
     let mut paths = Vec::new();
@@ -111,6 +183,26 @@ mod tests {
         assert_eq!(set.image(0)[64], 0);
         assert_eq!(set.image(0)[128], 255);
         assert_eq!(read(root.path(), 1, 8).unwrap().image_len(), 64);
+    }
+
+    #[test]
+    fn a_folder_is_read_at_its_own_size_and_mixed_sizes_are_refused() {
+        let root = tempfile::tempdir().unwrap();
+        for class in ["ant", "bee"] {
+            std::fs::create_dir(root.path().join(class)).unwrap();
+            image::GrayImage::from_pixel(5, 3, image::Luma([7]))
+                .save(root.path().join(class).join("a.png"))
+                .unwrap();
+        }
+        let set = read_native(root.path()).unwrap();
+        assert_eq!((set.channels, set.height, set.width), (1, 3, 5));
+        assert_eq!(set.class_names, ["ant", "bee"]);
+        write_png(&root.path().join("bee").join("b.png"), 9);
+        let message = read_native(root.path()).unwrap_err().to_string();
+        assert!(
+            message.contains("b.png") && message.contains("mixed image sizes"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod digits_csv;
 pub mod folder;
 pub mod idx;
 pub mod mnist_json;
+pub mod npy;
 pub mod numpy_pickle;
 pub mod synthetic;
 
