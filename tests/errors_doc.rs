@@ -8,6 +8,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::{write_npz, write_png};
+
+mod common;
+
 /// A valid, tiny sweep; each case breaks one thing in it.
 const BASE: &str = r#"name = "errs"
 seed = 1
@@ -65,6 +69,14 @@ impl Scratch {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, text).unwrap();
         path.to_string_lossy().into_owned()
+    }
+
+    /// The base config with its upstream dataset replaced by `source` (a TOML table).
+    fn own_upstream(&self, source: &str) -> String {
+        self.config_with(
+            "dataset = \"synthetic\"\nimage_size = 16",
+            &format!("dataset = {source}\nimage_size = 16"),
+        )
     }
 
     fn sweep(&self, config: String) -> Vec<String> {
@@ -231,6 +243,65 @@ fn cases() -> Vec<Case> {
                         "dataset = \"digits\"\npath = {:?}\nimage_size = 16",
                         s.dir.join("data")
                     ),
+                );
+                s.sweep(config)
+            },
+        },
+        Case {
+            what: "own data: folder missing",
+            args: |s| s.sweep(s.own_upstream("{ folder = \"data/photos\" }")),
+        },
+        Case {
+            what: "own data: empty class folder",
+            args: |s| {
+                write_png(&s.dir.join("data/photos/cat/1.png"), 8, 10);
+                std::fs::create_dir_all(s.dir.join("data/photos/dog")).unwrap();
+                s.sweep(s.own_upstream("{ folder = \"data/photos\" }"))
+            },
+        },
+        Case {
+            what: "own data: unreadable image",
+            args: |s| {
+                write_png(&s.dir.join("data/photos/cat/1.png"), 8, 10);
+                s.write("data/photos/dog/2.png", "not a png");
+                s.sweep(s.own_upstream("{ folder = \"data/photos\" }"))
+            },
+        },
+        Case {
+            what: "own data: mixed image sizes",
+            args: |s| {
+                write_png(&s.dir.join("data/photos/cat/1.png"), 8, 10);
+                write_png(&s.dir.join("data/photos/dog/2.png"), 12, 10);
+                s.sweep(s.own_upstream("{ folder = \"data/photos\" }"))
+            },
+        },
+        Case {
+            what: "own data: label out of range",
+            args: |s| {
+                write_npz(
+                    &s.dir.join("data/set.npz"),
+                    &[3, 2, 2],
+                    &[0; 12],
+                    &[0, 1, -1],
+                );
+                s.sweep(s.own_upstream("{ npz = \"data/set.npz\" }"))
+            },
+        },
+        Case {
+            what: "own data: two sources in one table",
+            args: |s| s.sweep(s.own_upstream("{ folder = \"a\", npz = \"b.npz\" }")),
+        },
+        Case {
+            what: "own data: fewer images per class than the shots",
+            args: |s| {
+                for (class, value) in [("cat", 10), ("dog", 200)] {
+                    for i in 0..4 {
+                        write_png(&s.dir.join(format!("data/few/{class}/{i}.png")), 8, value);
+                    }
+                }
+                let config = s.config_with(
+                    "dataset = \"synthetic\"\nname = \"probe\"",
+                    "dataset = { folder = \"data/few\" }\nname = \"probe\"",
                 );
                 s.sweep(config)
             },

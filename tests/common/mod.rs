@@ -1,4 +1,6 @@
 //! Helpers shared by the binary's integration tests.
+// Each test binary compiles this module and uses a part of it.
+#![allow(dead_code)]
 
 use std::path::Path;
 
@@ -23,4 +25,52 @@ pub fn outcome(row: &serde_json::Value) -> serde_json::Value {
         "epochs": row["epochs"], "steps": row["steps"], "params": row["params"],
         "train_flops": row["train_flops"], "config": row["config"],
     })
+}
+
+/// A version-1 `.npy` file, as numpy writes one.
+pub fn npy(descr: &str, shape: &[usize], data: &[u8]) -> Vec<u8> {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let shape = match dims.len() {
+        1 => format!("({},)", dims[0]),
+        _ => format!("({})", dims.join(", ")),
+    };
+    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    bytes.extend_from_slice(data);
+    bytes
+}
+
+/// An `.npz` of `images` (uint8, `shape`) and `labels` (int64), as `numpy.savez` writes it.
+pub fn write_npz(path: &Path, shape: &[usize], pixels: &[u8], labels: &[i64]) {
+    let labels: Vec<u8> = labels.iter().flat_map(|l| l.to_le_bytes()).collect();
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    let file = std::fs::File::create(path).unwrap();
+    let mut zip = zip::ZipWriter::new(file);
+    for (name, bytes) in [
+        ("images.npy", npy("|u1", shape, pixels)),
+        ("labels.npy", npy("<i8", &[shape[0]], &labels)),
+    ] {
+        zip.start_file(name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        std::io::Write::write_all(&mut zip, &bytes).unwrap();
+    }
+    zip.finish().unwrap();
+}
+
+/// A `size`×`size` grey PNG of one value.
+pub fn write_png(path: &Path, size: u32, value: u8) {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    image::GrayImage::from_pixel(size, size, image::Luma([value]))
+        .save(path)
+        .unwrap();
 }

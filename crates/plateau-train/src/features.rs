@@ -70,7 +70,13 @@ pub fn export_features(
                 names.join(", ")
             )
         })?;
-    let task = DownstreamTask::load(task_config, spec.input, spec.data_seed, false)?;
+    let task = DownstreamTask::load(
+        task_config,
+        spec.input,
+        spec.data_base(),
+        spec.data_seed,
+        false,
+    )?;
 
     let device = backend.device()?;
     let bytes = std::fs::read(&weights).with_context(|| weights.display().to_string())?;

@@ -64,6 +64,7 @@ pub use sweep::plan::{PlannedRun, expand, grid_size};
 pub use sweep::progress::ProgressMode;
 pub use sweep::run_process::{SWEEP_CHILD_FLAG, SweepLink};
 pub use sweep::runner::{SweepOutcome, run_sweep};
+pub use sweep::source::{DatasetSource, IdxFiles, OwnDataset};
 
 /// The results a sweep writes, as plateau-metrics reads them.
 pub use plateau_metrics::results::{DownstreamResult, ResultRow, ResultsStore, RunStatus};

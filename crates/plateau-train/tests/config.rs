@@ -43,7 +43,10 @@ fn a_valid_config_parses_and_set_overrides_fields() {
         config.grid[0].axis("width"),
         Some(&[serde_json::json!(4)][..])
     );
-    assert_eq!(config.upstream.dataset, "digits");
+    assert_eq!(
+        config.upstream.dataset,
+        plateau_train::DatasetSource::Named("digits".into())
+    );
 }
 
 #[test]

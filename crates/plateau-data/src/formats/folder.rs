@@ -41,7 +41,12 @@ pub fn read(root: &Path, channels: usize, size: usize) -> Result<ImageSet> {
         }
         for path in images {
             let image = image::open(&path)
-                .map_err(|e| DataError::format(&path, format!("unreadable image: {e}")))?
+                .map_err(|e| {
+                    DataError::format(
+                        &path,
+                        format!("unreadable image ({e}); replace or remove the file"),
+                    )
+                })?
                 .resize_exact(size as u32, size as u32, FilterType::Triangle);
             match channels {
                 1 => pixels.extend_from_slice(image.to_luma8().as_raw()),
@@ -85,8 +90,12 @@ pub fn read_native(root: &Path) -> Result<ImageSet> {
             ));
         }
         for path in files {
-            let image = image::open(&path)
-                .map_err(|e| DataError::format(&path, format!("unreadable image: {e}")))?;
+            let image = image::open(&path).map_err(|e| {
+                DataError::format(
+                    &path,
+                    format!("unreadable image ({e}); replace or remove the file"),
+                )
+            })?;
             if let Some((first, first_image)) = images
                 .first()
                 .map(|(p, i, _): &(PathBuf, image::DynamicImage, u16)| (p.clone(), i))

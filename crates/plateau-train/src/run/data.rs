@@ -6,18 +6,31 @@ use plateau_data::transform::prepare;
 use plateau_data::{DataRoots, ImageSet, RawDataset};
 use plateau_models::InputSpec;
 
-use crate::sweep::sections::{DownstreamConfig, UpstreamConfig};
+use std::path::Path;
 
-/// A known dataset, found or fetched, restricted to `classes` when given.
+use crate::sweep::sections::{DownstreamConfig, UpstreamConfig};
+use crate::sweep::source::DatasetSource;
+
+/// A known dataset (found or fetched) or one's own (its paths relative to `base`), restricted
+/// to `classes` when given.
 fn load_dataset(
-    name: &str,
-    path: Option<&std::path::Path>,
+    source: &DatasetSource,
+    path: Option<&Path>,
+    base: &Path,
     classes: Option<&[usize]>,
     field: &str,
     progress: bool,
 ) -> plateau_data::Result<RawDataset> {
-    let roots = DataRoots::from_env(path.map(|p| p.to_path_buf()));
-    let raw = plateau_data::load(name, &roots, progress)?;
+    let raw = match source {
+        DatasetSource::Named(name) => {
+            let roots = DataRoots::from_env(path.map(|p| p.to_path_buf()));
+            plateau_data::load(name, &roots, progress)?
+        }
+        DatasetSource::Own(own) => plateau_data::load_own(
+            &own.resolve(base),
+            own.test.as_deref().map(|t| t.resolve(base)).as_ref(),
+        )?,
+    };
     let Some(classes) = classes else {
         return Ok(raw);
     };
@@ -50,14 +63,18 @@ pub struct Upstream {
 }
 
 impl Upstream {
+    /// Loads and splits the upstream data; `base` is where relative paths of one's own data
+    /// start (the config's folder).
     pub fn load(
         config: &UpstreamConfig,
+        base: &Path,
         data_seed: u64,
         progress: bool,
     ) -> plateau_data::Result<Self> {
         let raw = load_dataset(
             &config.dataset,
             config.path.as_deref(),
+            base,
             config.classes.as_deref(),
             "upstream.classes",
             progress,
@@ -123,12 +140,14 @@ impl DownstreamTask {
     pub fn load(
         config: &DownstreamConfig,
         input: InputSpec,
+        base: &Path,
         data_seed: u64,
         progress: bool,
     ) -> plateau_data::Result<Self> {
         let raw = load_dataset(
             &config.dataset,
             config.path.as_deref(),
+            base,
             config.classes.as_deref(),
             "downstream.classes",
             progress,

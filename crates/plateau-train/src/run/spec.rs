@@ -21,11 +21,28 @@ pub struct RunSpec {
     pub seed: u64,
     /// Seeds data splits and few-shot draws (shared by the whole sweep).
     pub data_seed: u64,
+    /// The config file's folder, which relative paths of one's own data start from (kept for
+    /// `plateau features`; not part of the id, so a study can move with its data).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_dir: Option<std::path::PathBuf>,
+}
+
+impl RunSpec {
+    /// Where relative paths of one's own data start.
+    pub fn data_base(&self) -> &std::path::Path {
+        self.config_dir
+            .as_deref()
+            .unwrap_or(std::path::Path::new("."))
+    }
 }
 
 /// The run id: 12 hex digits of the SHA-256 of the spec's canonical JSON.
 pub fn run_id(spec: &RunSpec) -> String {
-    let json = serde_json::to_vec(spec).expect("run specs serialise");
+    let identity = RunSpec {
+        config_dir: None,
+        ..spec.clone()
+    };
+    let json = serde_json::to_vec(&identity).expect("run specs serialise");
     let digest = Sha256::digest(json);
     digest.iter().take(6).map(|b| format!("{b:02x}")).collect()
 }

@@ -50,6 +50,19 @@ fn default_out_dir() -> PathBuf {
 }
 
 impl SweepConfig {
+    /// The folder relative paths in this config start from: the config file's own.
+    pub fn base_dir(&self) -> PathBuf {
+        match self.source.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+            _ => PathBuf::from("."),
+        }
+    }
+
+    /// Whether any dataset is one's own (named by a path rather than by the registry).
+    pub fn uses_own_data(&self) -> bool {
+        self.upstream.dataset.is_own() || self.downstream.iter().any(|t| t.dataset.is_own())
+    }
+
     /// Prefixes an error found after parsing (a model shape, a data size) with this config's
     /// file, so it reads like the parser's own.
     pub fn error_in(&self, field: &str, message: impl std::fmt::Display) -> ConfigError {
@@ -106,10 +119,8 @@ impl SweepConfig {
                 format!("{:?} must be a non-empty folder name", self.name),
             ));
         }
-        let known_dataset = |field: &str, name: &str| {
-            plateau_data::registry::spec(name)
-                .map(|_| ())
-                .map_err(|e| invalid(field, e.to_string()))
+        let known_dataset = |field: &str, source: &crate::sweep::source::DatasetSource| {
+            source.check().map_err(|message| invalid(field, message))
         };
         known_dataset("upstream.dataset", &self.upstream.dataset)?;
         for (i, task) in self.downstream.iter().enumerate() {

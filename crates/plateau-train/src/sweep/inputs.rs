@@ -11,7 +11,7 @@ use crate::trace;
 /// Loads the upstream data and expands the grid.
 pub fn plan(config: &SweepConfig, progress: bool) -> Result<(Upstream, Vec<PlannedRun>)> {
     trace::phase("load-data", &config.name);
-    let upstream = Upstream::load(&config.upstream, config.seed, progress)?;
+    let upstream = Upstream::load(&config.upstream, &config.base_dir(), config.seed, progress)?;
     let runs = expand(config, upstream.input).map_err(|e| match e {
         plateau_models::ModelError::Invalid { field, message } => config.error_in(&field, message),
         other => config.error_in("grid", other),
@@ -30,7 +30,13 @@ pub fn load_downstream(
         .iter()
         .enumerate()
         .map(|(i, task)| {
-            let loaded = DownstreamTask::load(task, upstream.input, config.seed, progress)?;
+            let loaded = DownstreamTask::load(
+                task,
+                upstream.input,
+                &config.base_dir(),
+                config.seed,
+                progress,
+            )?;
             // Refused now rather than after the first run has trained.
             let (class, smallest) = loaded
                 .pool

@@ -2,7 +2,8 @@
 //! plan, the runner that trains each run in a process of its own, and what it records.
 //!
 //! - `config.rs`: the TOML file, validated; `sections.rs`: its data, training and downstream
-//!   sections; `grid.rs`: its `[[grid]]` entries; `overrides.rs`: `--set`.
+//!   sections; `source.rs`: a `dataset` (a registry name or data of one's own); `grid.rs`: its
+//!   `[[grid]]` entries; `overrides.rs`: `--set`.
 //! - `axes.rs`: the table of sweep axes, each declared once.
 //! - `plan.rs`: grid expansion into run specs and their ids; `dry_run.rs` prints it.
 //! - `inputs.rs`: the data every run reads, loaded once and checked before anything trains.
@@ -29,4 +30,5 @@ pub(crate) mod record;
 pub(crate) mod run_process;
 pub(crate) mod runner;
 pub(crate) mod sections;
+pub(crate) mod source;
 pub(crate) mod timing;

@@ -60,6 +60,10 @@ pub fn expand(config: &SweepConfig, input: InputSpec) -> Result<Vec<PlannedRun>,
                 downstream: config.downstream.clone(),
                 seed: 0,
                 data_seed: config.seed,
+                // Absolute, so `plateau features` finds the data from any folder.
+                config_dir: config.uses_own_data().then(|| {
+                    std::fs::canonicalize(config.base_dir()).unwrap_or_else(|_| config.base_dir())
+                }),
             };
             for (axis, value) in &point {
                 (axis.apply)(&mut spec, value);

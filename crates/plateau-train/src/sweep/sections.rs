@@ -4,14 +4,16 @@
 
 use std::path::PathBuf;
 
+use crate::sweep::source::DatasetSource;
+
 use plateau_data::batch::Augmentation;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct UpstreamConfig {
-    /// A known dataset name (`plateau datasets list`).
-    pub dataset: String,
+    /// A known dataset name (`plateau datasets list`), or data of one's own (`{ folder = … }`).
+    pub dataset: DatasetSource,
     /// A folder holding the dataset's files, searched before the usual places.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<PathBuf>,
@@ -124,7 +126,7 @@ impl Default for Layers {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct DownstreamConfig {
-    pub dataset: String,
+    pub dataset: DatasetSource,
     /// Task name in results (default: the dataset name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -194,6 +196,6 @@ fn default_downstream_test_fraction() -> f64 {
 
 impl DownstreamConfig {
     pub fn task_name(&self) -> &str {
-        self.name.as_deref().unwrap_or(&self.dataset)
+        self.name.as_deref().unwrap_or(self.dataset.short_name())
     }
 }
