@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
 use plateau_models::{InputSpec, trainable_params};
-use plateau_train::{Backend, ProgressMode, ResultsStore, SweepConfig, SweepOptions};
+use plateau_train::{Backend, ResultsStore, SweepConfig, SweepOptions};
 
 /// Two stages of basic blocks, one and two deep, from 8 channels: a shape no preset has.
 const CONFIG: &str = r#"
@@ -53,14 +53,7 @@ fn main() -> anyhow::Result<()> {
         cost.flops
     );
 
-    let options = SweepOptions {
-        backend: Backend::Flex,
-        out_dir: Some(out.clone()),
-        dry_run: false,
-        rerun_failed: false,
-        progress: ProgressMode::Off,
-        overlap: false,
-    };
+    let options = SweepOptions::quiet(Some(out.clone()));
     plateau_train::run_sweep(&config, &options, None, &AtomicBool::new(false))?;
     let dir = plateau_train::sweep_dir(&config, Some(&out));
     for row in ResultsStore::new(&dir).latest()?.values() {

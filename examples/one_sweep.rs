@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
 use plateau_metrics::fit::study::{self, Query};
-use plateau_train::{Backend, ProgressMode, ResultsStore, SweepConfig, SweepOptions};
+use plateau_train::{ResultsStore, SweepConfig, SweepOptions};
 
 const CONFIG: &str = r#"
 name = "one-sweep"
@@ -47,14 +47,7 @@ fn main() -> anyhow::Result<()> {
         .map_or_else(|| PathBuf::from("runs/examples"), PathBuf::from);
     // The path only names the config in error messages (and anchors relative data paths).
     let config = SweepConfig::parse(Path::new("one_sweep.toml"), CONFIG, &[])?;
-    let options = SweepOptions {
-        backend: Backend::Flex,
-        out_dir: Some(out.clone()),
-        dry_run: false,
-        rerun_failed: false,
-        progress: ProgressMode::Off,
-        overlap: false,
-    };
+    let options = SweepOptions::quiet(Some(out.clone()));
     // A signal handler would set this to stop at the next step; nothing does here.
     let stop = AtomicBool::new(false);
     // `None`: every run trains in this process, not in a process of its own.

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
-use plateau_train::{Backend, ProgressMode, ResultsStore, SweepConfig, SweepOptions};
+use plateau_train::{ResultsStore, SweepConfig, SweepOptions};
 
 /// `per_class` 8×8 grey PNGs per class; class `c` is bright in corner `c`.
 fn write_folder(root: &Path, per_class: usize, seed: usize) -> anyhow::Result<()> {
@@ -55,14 +55,7 @@ width = [8, 16]
 depth = [1]
 "#;
     let config = SweepConfig::parse(&data.join("own.toml"), text, &[])?;
-    let options = SweepOptions {
-        backend: Backend::Flex,
-        out_dir: Some(out.clone()),
-        dry_run: false,
-        rerun_failed: false,
-        progress: ProgressMode::Off,
-        overlap: false,
-    };
+    let options = SweepOptions::quiet(Some(out.clone()));
     plateau_train::run_sweep(&config, &options, None, &AtomicBool::new(false))?;
 
     let dir = plateau_train::sweep_dir(&config, Some(&out));

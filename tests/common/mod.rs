@@ -27,24 +27,7 @@ pub fn outcome(row: &serde_json::Value) -> serde_json::Value {
     })
 }
 
-/// A version-1 `.npy` file, as numpy writes one.
-pub fn npy(descr: &str, shape: &[usize], data: &[u8]) -> Vec<u8> {
-    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-    let shape = match dims.len() {
-        1 => format!("({},)", dims[0]),
-        _ => format!("({})", dims.join(", ")),
-    };
-    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    bytes.extend_from_slice(header.as_bytes());
-    bytes.extend_from_slice(data);
-    bytes
-}
+pub use plateau_data::formats::npy::encode as npy;
 
 /// An `.npz` of `images` (uint8, `shape`) and `labels` (int64), as `numpy.savez` writes it.
 pub fn write_npz(path: &Path, shape: &[usize], pixels: &[u8], labels: &[i64]) {

@@ -1,5 +1,5 @@
-//! Image folders: `root/<class>/<image>.png|jpg|jpeg`, classes sorted by name, every image
-//! converted to the asked channels (1 = grey, 3 = RGB) and resized to `size × size`.
+//! Image folders: `root/<class>/<image>.png|jpg|jpeg`, classes sorted by name; read at a chosen
+//! size and channels, or at the images' own.
 
 use std::path::{Path, PathBuf};
 
@@ -10,6 +10,8 @@ use crate::error::{DataError, Result};
 
 const EXTENSIONS: [&str; 3] = ["png", "jpg", "jpeg"];
 
+/// Reads an image folder, every image converted to `channels` (1 = grey, 3 = RGB) and resized
+/// to `size × size`.
 pub fn read(root: &Path, channels: usize, size: usize) -> Result<ImageSet> {
     if !matches!(channels, 1 | 3) {
         return Err(DataError::invalid(
@@ -17,57 +19,52 @@ pub fn read(root: &Path, channels: usize, size: usize) -> Result<ImageSet> {
             format!("{channels}: image folders load 1 (grey) or 3 (RGB) channels"),
         ));
     }
-    let class_dirs = sorted_entries(root, |p| p.is_dir())?;
-    if class_dirs.is_empty() {
-        return Err(DataError::format(
-            root,
-            "no class folders: expected root/<class>/<image>.png|jpg",
-        ));
-    }
-    let mut pixels = Vec::new();
-    let mut labels = Vec::new();
-    let mut class_names = Vec::new();
-    for (label, dir) in class_dirs.iter().enumerate() {
-        let images = sorted_entries(dir, |p| {
-            p.extension()
-                .and_then(|e| e.to_str())
-                .is_some_and(|e| EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
-        })?;
-        if images.is_empty() {
-            return Err(DataError::format(
-                dir,
-                "empty class folder: no .png, .jpg or .jpeg images",
-            ));
-        }
-        for path in images {
-            let image = image::open(&path)
-                .map_err(|e| {
-                    DataError::format(
-                        &path,
-                        format!("unreadable image ({e}); replace or remove the file"),
-                    )
-                })?
-                .resize_exact(size as u32, size as u32, FilterType::Triangle);
-            match channels {
-                1 => pixels.extend_from_slice(image.to_luma8().as_raw()),
-                _ => pixels.extend(hwc_to_chw(image.to_rgb8().as_raw(), 3)),
-            }
-            labels.push(label as u16);
-        }
-        class_names.push(
-            dir.file_name()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned(),
-        );
-    }
-    ImageSet::new(pixels, labels, (channels, size, size), class_names)
+    let (images, class_names) = open_all(root)?;
+    let resized: Vec<(PathBuf, image::DynamicImage, u16)> = images
+        .into_iter()
+        .map(|(path, image, label)| {
+            let image = image.resize_exact(size as u32, size as u32, FilterType::Triangle);
+            (path, image, label)
+        })
+        .collect();
+    assemble(&resized, channels == 1, class_names)
 }
 
 /// Reads an image folder at its images' own size: every image must have the first one's size
 /// (a folder of mixed sizes is an error naming two of them); grey when every image is grey,
 /// RGB otherwise. A sweep resizes to the model's input later, as for any dataset.
 pub fn read_native(root: &Path) -> Result<ImageSet> {
+    let (images, class_names) = open_all(root)?;
+    let (first, first_image, _) = &images[0];
+    let size = (first_image.width(), first_image.height());
+    if let Some((path, image, _)) = images
+        .iter()
+        .find(|(_, image, _)| (image.width(), image.height()) != size)
+    {
+        return Err(DataError::format(
+            path,
+            format!(
+                "mixed image sizes: this image is {}×{}, {} is {}×{}; resize the folder's \
+                 images to one size",
+                image.width(),
+                image.height(),
+                first.display(),
+                size.0,
+                size.1
+            ),
+        ));
+    }
+    let grey = images
+        .iter()
+        .all(|(_, image, _)| !image.color().has_color());
+    assemble(&images, grey, class_names)
+}
+
+/// Every image of the folder with its label, in class then file name order, and the class
+/// names; an empty class folder, or none at all, is an error.
+type Opened = (Vec<(PathBuf, image::DynamicImage, u16)>, Vec<String>);
+
+fn open_all(root: &Path) -> Result<Opened> {
     let class_dirs = sorted_entries(root, |p| p.is_dir())?;
     if class_dirs.is_empty() {
         return Err(DataError::format(
@@ -96,24 +93,6 @@ pub fn read_native(root: &Path) -> Result<ImageSet> {
                     format!("unreadable image ({e}); replace or remove the file"),
                 )
             })?;
-            if let Some((first, first_image)) = images
-                .first()
-                .map(|(p, i, _): &(PathBuf, image::DynamicImage, u16)| (p.clone(), i))
-                && (first_image.width(), first_image.height()) != (image.width(), image.height())
-            {
-                return Err(DataError::format(
-                    &path,
-                    format!(
-                        "mixed image sizes: this image is {}×{}, {} is {}×{}; resize the \
-                         folder's images to one size",
-                        image.width(),
-                        image.height(),
-                        first.display(),
-                        first_image.width(),
-                        first_image.height()
-                    ),
-                ));
-            }
             images.push((path, image, label as u16));
         }
         class_names.push(
@@ -123,14 +102,20 @@ pub fn read_native(root: &Path) -> Result<ImageSet> {
                 .into_owned(),
         );
     }
-    let grey = images
-        .iter()
-        .all(|(_, image, _)| !image.color().has_color());
-    let channels = if grey { 1 } else { 3 };
+    Ok((images, class_names))
+}
+
+/// The images (all one size) as planar pixels, grey or RGB.
+fn assemble(
+    images: &[(PathBuf, image::DynamicImage, u16)],
+    grey: bool,
+    class_names: Vec<String>,
+) -> Result<ImageSet> {
     let (width, height) = (images[0].1.width() as usize, images[0].1.height() as usize);
+    let channels = if grey { 1 } else { 3 };
     let mut pixels = Vec::with_capacity(images.len() * channels * width * height);
     let mut labels = Vec::with_capacity(images.len());
-    for (_, image, label) in &images {
+    for (_, image, label) in images {
         match grey {
             true => pixels.extend_from_slice(image.to_luma8().as_raw()),
             false => pixels.extend(hwc_to_chw(image.to_rgb8().as_raw(), 3)),

@@ -196,6 +196,27 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Array> {
     })
 }
 
+/// A version-1 `.npy` file of `data` (raw little-endian bytes of `descr`, e.g. `|u1`, `<i8`),
+/// as numpy writes one: for tests and for programs that hand plateau arrays.
+pub fn encode(descr: &str, shape: &[usize], data: &[u8]) -> Vec<u8> {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let shape = match dims.len() {
+        1 => format!("({},)", dims[0]),
+        _ => format!("({})", dims.join(", ")),
+    };
+    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+    // numpy pads the header so that the data starts on a 64-byte boundary.
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    bytes.extend_from_slice(data);
+    bytes
+}
+
 /// The arrays of an `.npz` file by name (`images.npy` → `images`).
 pub fn parse_npz(path: &Path, bytes: &[u8]) -> Result<Vec<(String, Array)>> {
     let fail = |message: String| DataError::format(path, message);
@@ -222,25 +243,7 @@ pub fn parse_npz(path: &Path, bytes: &[u8]) -> Result<Vec<(String, Array)>> {
 pub(crate) mod tests {
     use super::*;
 
-    /// A version-1 `.npy` file, as numpy writes one.
-    pub(crate) fn npy(descr: &str, shape: &[usize], data: &[u8]) -> Vec<u8> {
-        let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-        let shape = match dims.len() {
-            1 => format!("({},)", dims[0]),
-            _ => format!("({})", dims.join(", ")),
-        };
-        let mut header =
-            format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
-        while (10 + header.len() + 1) % 64 != 0 {
-            header.push(' ');
-        }
-        header.push('\n');
-        let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-        bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
-        bytes.extend_from_slice(header.as_bytes());
-        bytes.extend_from_slice(data);
-        bytes
-    }
+    pub(crate) use super::encode as npy;
 
     #[test]
     fn reads_numbers_and_strings_and_refuses_what_it_cannot_read() {

@@ -20,6 +20,19 @@ pub struct SweepOptions {
 }
 
 impl SweepOptions {
+    /// What a program that runs a sweep in its own process wants: the CPU backend, no progress
+    /// output, the config's output folder unless `out_dir` says otherwise.
+    pub fn quiet(out_dir: Option<PathBuf>) -> Self {
+        Self {
+            backend: Backend::Flex,
+            out_dir,
+            dry_run: false,
+            rerun_failed: false,
+            progress: ProgressMode::Off,
+            overlap: false,
+        }
+    }
+
     pub(crate) fn chatty(&self) -> bool {
         !matches!(self.progress, ProgressMode::Off)
     }
