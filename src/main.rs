@@ -4,6 +4,7 @@ mod bench;
 mod datasets;
 mod features;
 mod fit;
+mod logits;
 mod params;
 mod report;
 mod sweep;
@@ -56,6 +57,9 @@ enum Command {
     Fit(fit::FitArgs),
     /// Export the features, labels and few-shot draws a run's probe of one task used.
     Features(features::FeaturesArgs),
+    /// Export a run's upstream test images as its model sees them, their labels and its logits
+    /// (to check another framework reproduces the model).
+    Logits(logits::LogitsArgs),
     /// List, fetch and verify datasets.
     Datasets(datasets::DatasetsArgs),
     /// Time training steps and evaluation forwards of a preset or of a sweep's models.
@@ -78,6 +82,7 @@ fn main() -> ExitCode {
         Command::Report(args) => report::run(&args),
         Command::Fit(args) => fit::run(&args),
         Command::Features(args) => features::run(&args, cli.backend),
+        Command::Logits(args) => logits::run(&args, cli.backend),
         Command::Sweep(args) => sweep::sweep(&args, cli.backend),
         Command::Train(args) => sweep::train(&args, cli.backend),
     };

@@ -38,14 +38,11 @@ pub struct Exported {
     pub reported: Vec<(usize, f64)>,
 }
 
-/// Exports the probe inputs of `task` at `layer` for the finished run in `run_dir`.
-pub fn export_features(
+/// A finished run's spec and its trained model (in evaluation mode), from its folder.
+pub(crate) fn load_trained(
     run_dir: &Path,
-    task_name: &str,
-    layer: &str,
-    out: &Path,
     backend: Backend,
-) -> Result<Exported> {
+) -> Result<(RunSpec, plateau_models::Model, burn::prelude::Device)> {
     let config_path = run_dir.join("config.json");
     let spec: RunSpec = serde_json::from_slice(
         &std::fs::read(&config_path)
@@ -58,6 +55,28 @@ pub fn export_features(
         "{}: the run has no model.safetensors yet; finish it with `plateau sweep`",
         run_dir.display()
     );
+    let device = backend.device()?;
+    let bytes = std::fs::read(&weights).with_context(|| weights.display().to_string())?;
+    let model =
+        read_safetensors(spec.model.init(&spec.input, &device)?, bytes).with_context(|| {
+            format!(
+                "{}: cannot load the weights (damaged or not this run's); delete the run's \
+                 folder and rerun its sweep to train it again",
+                weights.display()
+            )
+        })?;
+    Ok((spec, model.valid(), device))
+}
+
+/// Exports the probe inputs of `task` at `layer` for the finished run in `run_dir`.
+pub fn export_features(
+    run_dir: &Path,
+    task_name: &str,
+    layer: &str,
+    out: &Path,
+    backend: Backend,
+) -> Result<Exported> {
+    let (spec, model, device) = load_trained(run_dir, backend)?;
     let task_config = spec
         .downstream
         .iter()
@@ -78,17 +97,6 @@ pub fn export_features(
         false,
     )?;
 
-    let device = backend.device()?;
-    let bytes = std::fs::read(&weights).with_context(|| weights.display().to_string())?;
-    let model =
-        read_safetensors(spec.model.init(&spec.input, &device)?, bytes).with_context(|| {
-            format!(
-                "{}: cannot load the weights (damaged or not this run's); delete the run's \
-                 folder and rerun its sweep to train it again",
-                weights.display()
-            )
-        })?;
-    let model = model.valid();
     let features = task_features(&model, &spec, &task, Some(layer), &device)?;
     let probed = &features.layers[0];
 

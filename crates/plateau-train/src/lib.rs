@@ -40,6 +40,7 @@
 mod backend;
 pub mod bench;
 pub mod features;
+pub mod logits;
 mod run;
 mod sweep;
 #[doc(hidden)]
