@@ -307,6 +307,30 @@ fn cases() -> Vec<Case> {
             },
         },
         Case {
+            what: "label noise rate out of range",
+            args: |s| {
+                s.sweep(s.config_with("depth = [1]", "depth = [1]\nlabel_noise = [0.0, 1.2]"))
+            },
+        },
+        Case {
+            what: "asymmetric label noise without a class map",
+            args: |s| {
+                s.sweep(s.config_with(
+                    "image_size = 16",
+                    "image_size = 16\nlabel_noise = 0.2\nnoise = \"asymmetric\"",
+                ))
+            },
+        },
+        Case {
+            what: "label noise map naming an unknown class",
+            args: |s| {
+                s.sweep(s.config_with(
+                    "image_size = 16",
+                    "image_size = 16\nlabel_noise = 0.2\nnoise = \"asymmetric\"\nnoise_map = { zebra = \"0\" }",
+                ))
+            },
+        },
+        Case {
             what: "truncated resume checkpoint",
             args: |s| {
                 let config = s.config_with("", "");

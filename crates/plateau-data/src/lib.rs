@@ -17,6 +17,7 @@ pub mod dataset;
 pub mod error;
 pub mod fetch;
 pub mod formats;
+pub mod noise;
 pub mod own;
 pub mod registry;
 pub mod split;

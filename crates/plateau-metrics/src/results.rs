@@ -42,6 +42,28 @@ pub struct DownstreamResult {
     pub seeds: usize,
 }
 
+/// The training data a run actually saw, where a data-quality setting changed it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainingData {
+    /// Training examples after subsetting.
+    pub examples: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_noise: Option<LabelNoise>,
+}
+
+/// Label noise as applied: the asked rate and kind, and what it did.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LabelNoise {
+    /// `symmetric` or `asymmetric`.
+    pub kind: String,
+    pub rate: f64,
+    /// Examples whose label was redrawn or mapped.
+    pub corrupted: usize,
+    /// Labels that ended up different from the clean ones, and their share of the training set.
+    pub flipped: usize,
+    pub flipped_rate: f64,
+}
+
 /// One finished run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ResultRow {
@@ -67,6 +89,9 @@ pub struct ResultRow {
     pub images_per_second: f64,
     pub epochs: usize,
     pub steps: usize,
+    /// Set when a data-quality setting (label noise) changed the training data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training_data: Option<TrainingData>,
 }
 
 /// `results.jsonl` and `results.csv` in a sweep folder.
@@ -234,6 +259,7 @@ mod tests {
             images_per_second: 100.0,
             epochs: 1,
             steps: 10,
+            training_data: None,
         }
     }
 

@@ -168,6 +168,7 @@ mod tests {
             images_per_second: 0.0,
             epochs: 1,
             steps: 1,
+            training_data: None,
         }
     }
 

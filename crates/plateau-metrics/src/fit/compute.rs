@@ -381,6 +381,7 @@ mod tests {
                     images_per_second: 1.0,
                     epochs: 1,
                     steps: 1,
+                    training_data: None,
                 }
             })
             .collect()

@@ -382,6 +382,7 @@ mod tests {
             images_per_second: 100.0,
             epochs: 1,
             steps: 1,
+            training_data: None,
         }
     }
 

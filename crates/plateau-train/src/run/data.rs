@@ -8,7 +8,10 @@ use plateau_models::InputSpec;
 
 use std::path::Path;
 
-use crate::sweep::sections::{DownstreamConfig, UpstreamConfig};
+use plateau_data::noise::{Noise, corrupt_labels};
+use plateau_metrics::results::{LabelNoise, TrainingData};
+
+use crate::sweep::sections::{DownstreamConfig, NoiseKind, UpstreamConfig};
 use crate::sweep::source::DatasetSource;
 
 /// A known dataset (found or fetched) or one's own (its paths relative to `base`), restricted
@@ -111,22 +114,78 @@ impl Upstream {
         Ok(Self { splits, input })
     }
 
-    /// The training set of one run (a data-size axis may shrink it).
+    /// Checks a class map of asymmetric noise against the training set's classes, so a bad
+    /// one is refused before any run trains.
+    pub fn check_noise_map(&self, config: &UpstreamConfig) -> plateau_data::Result<()> {
+        let map = config.noise_map.as_ref().into_iter().flatten();
+        class_pairs(map, &self.splits.train.class_names).map(|_| ())
+    }
+
+    /// The training set of one run: its subset (a data-size axis may shrink it), then its
+    /// label noise; and, when noise changed it, what the run's record says of its data.
     pub fn train_set(
         &self,
-        train_examples: Option<usize>,
+        config: &UpstreamConfig,
         data_seed: u64,
-    ) -> plateau_data::Result<ImageSet> {
-        match train_examples {
-            None => Ok(self.splits.train.clone()),
+    ) -> plateau_data::Result<(ImageSet, Option<TrainingData>)> {
+        let mut set = match config.train_examples {
+            None => self.splits.train.clone(),
             Some(n) => subsample(
                 &self.splits.train,
                 Amount::Count(n),
                 data_seed,
                 "upstream.train_examples",
-            ),
-        }
+            )?,
+        };
+        let Some(rate) = config.label_noise.filter(|r| *r > 0.0) else {
+            return Ok((set, None));
+        };
+        let kind = config.noise.unwrap_or_default();
+        let noise = match kind {
+            NoiseKind::Symmetric => Noise::Symmetric,
+            NoiseKind::Asymmetric => Noise::Asymmetric(class_pairs(
+                config.noise_map.as_ref().into_iter().flatten(),
+                &set.class_names,
+            )?),
+        };
+        let report = corrupt_labels(&mut set, rate, &noise, data_seed)?;
+        let record = TrainingData {
+            examples: set.len(),
+            label_noise: Some(LabelNoise {
+                kind: kind.name().to_string(),
+                rate,
+                corrupted: report.corrupted,
+                flipped: report.flipped,
+                flipped_rate: report.flipped_rate,
+            }),
+        };
+        Ok((set, Some(record)))
     }
+}
+
+/// A class map's names (or numbers) as label pairs; an unknown class names the valid ones.
+fn class_pairs<'a>(
+    map: impl Iterator<Item = (&'a String, &'a String)>,
+    classes: &[String],
+) -> plateau_data::Result<Vec<(u16, u16)>> {
+    let class = |name: &str| -> plateau_data::Result<u16> {
+        classes
+            .iter()
+            .position(|c| c == name)
+            .or_else(|| name.parse::<usize>().ok().filter(|&n| n < classes.len()))
+            .map(|i| i as u16)
+            .ok_or_else(|| {
+                plateau_data::DataError::invalid(
+                    "upstream.noise_map",
+                    format!(
+                        "no class `{name}` in the training set; its classes: {}",
+                        classes.join(", ")
+                    ),
+                )
+            })
+    };
+    map.map(|(from, to)| Ok((class(from)?, class(to)?)))
+        .collect()
 }
 
 /// A downstream task's few-shot pool and test split, prepared for the model's input.
@@ -164,5 +223,85 @@ impl DownstreamTask {
             pool: prepare(pool, input.channels, input.image_size)?,
             test: prepare(test, input.channels, input.image_size)?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sweep::config::SweepConfig;
+
+    fn upstream(extra: &str) -> (Upstream, UpstreamConfig) {
+        let text = format!(
+            "name = \"n\"\n[upstream]\ndataset = \"synthetic\"\ntrain_examples = 400\n{extra}\n\
+             [train]\noptimizer = \"adamw\"\nlr = 1e-2\nbatch_size = 50\nepochs = 1\n\
+             [[grid]]\npreset = \"mixer-tiny-p4\"\n"
+        );
+        let config = SweepConfig::parse(Path::new("n.toml"), &text, &[]).unwrap();
+        let loaded = Upstream::load(&config.upstream, Path::new("."), 1, false).unwrap();
+        (loaded, config.upstream)
+    }
+
+    #[test]
+    fn noise_touches_the_training_subset_only() {
+        let (data, config) = upstream("label_noise = 0.3");
+        let (val, test) = (
+            data.splits.val.labels.clone(),
+            data.splits.test.labels.clone(),
+        );
+        let clean = data
+            .train_set(
+                &UpstreamConfig {
+                    label_noise: None,
+                    ..config.clone()
+                },
+                1,
+            )
+            .unwrap()
+            .0;
+        let (noisy, record) = data.train_set(&config, 1).unwrap();
+        let record = record.unwrap();
+        let noise = record.label_noise.unwrap();
+        assert_eq!((record.examples, noise.corrupted), (400, 120));
+        let changed = noisy
+            .labels
+            .iter()
+            .zip(&clean.labels)
+            .filter(|(a, b)| a != b)
+            .count();
+        assert_eq!(changed, noise.flipped);
+        assert_eq!(noisy.pixels, clean.pixels, "the images are the clean ones");
+        assert_eq!(
+            (&data.splits.val.labels, &data.splits.test.labels),
+            (&val, &test)
+        );
+    }
+
+    #[test]
+    fn a_class_map_names_classes_or_is_refused_with_the_valid_ones() {
+        let (data, config) =
+            upstream("label_noise = 0.5\nnoise = \"asymmetric\"\nnoise_map = { 0 = \"1\" }");
+        let (noisy, record) = data.train_set(&config, 1).unwrap();
+        let clean = data
+            .train_set(
+                &UpstreamConfig {
+                    label_noise: None,
+                    ..config.clone()
+                },
+                1,
+            )
+            .unwrap()
+            .0;
+        for (new, old) in noisy.labels.iter().zip(&clean.labels) {
+            assert!(new == old || (*old, *new) == (0, 1), "{old} → {new}");
+        }
+        assert!(record.unwrap().label_noise.unwrap().flipped > 0);
+        let (data, config) =
+            upstream("label_noise = 0.5\nnoise = \"asymmetric\"\nnoise_map = { zebra = \"1\" }");
+        let error = data.train_set(&config, 1).unwrap_err().to_string();
+        assert!(
+            error.contains("noise_map") && error.contains("zebra"),
+            "{error}"
+        );
     }
 }

@@ -27,6 +27,9 @@ pub struct RunSummary {
     /// Where this process's time went (a resumed run counts only what it did after resuming).
     #[serde(default)]
     pub seconds: PhaseSeconds,
+    /// The training data as changed by a data-quality setting (label noise), when one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training_data: Option<plateau_metrics::results::TrainingData>,
 }
 
 impl RunSummary {
@@ -43,6 +46,7 @@ impl RunSummary {
             epochs: 0,
             steps: 0,
             seconds: Default::default(),
+            training_data: None,
         }
     }
 }

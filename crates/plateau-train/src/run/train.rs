@@ -58,9 +58,7 @@ pub fn train(run: &PlannedRun, ctx: &RunContext) -> Result<RunSummary> {
     let train_device = device.clone().autodiff();
     train_device.seed(spec.seed);
 
-    let train_set = ctx
-        .upstream
-        .train_set(spec.upstream.train_examples, spec.data_seed)?;
+    let (train_set, training_data) = ctx.upstream.train_set(&spec.upstream, spec.data_seed)?;
     let batch_size = spec.train.batch_size.min(train_set.len());
     let steps_per_epoch = train_set.len().div_ceil(batch_size);
     let total_steps = match (spec.train.steps, spec.train.epochs) {
@@ -274,6 +272,7 @@ pub fn train(run: &PlannedRun, ctx: &RunContext) -> Result<RunSummary> {
         epochs: state.epoch,
         steps: state.step,
         seconds,
+        training_data,
     };
     trace::phase("summary", &run.id);
     write_summary(&ctx.run_dir, &summary)?;
@@ -293,6 +292,7 @@ fn diverged(run_dir: &Path, state: &TrainState, seconds: PhaseSeconds, why: Stri
         epochs: state.epoch,
         steps: state.step,
         seconds,
+        training_data: None,
     };
     let _ = write_summary(run_dir, &summary);
     summary

@@ -27,7 +27,7 @@ pub(crate) struct Axis {
 }
 
 /// Every axis, outermost loop first.
-pub(crate) const AXES: [Axis; 8] = [
+pub(crate) const AXES: [Axis; 9] = [
     Axis {
         meaning: meaning("width", AxisRole::Size, "width"),
         values: Values::Integers,
@@ -50,6 +50,11 @@ pub(crate) const AXES: [Axis; 8] = [
             spec.train.epochs = Some(integer(v) as usize);
             spec.train.steps = None;
         },
+    },
+    Axis {
+        meaning: meaning("label_noise", AxisRole::Condition, "label noise"),
+        values: Values::Numbers,
+        apply: |spec, v| spec.upstream.label_noise = Some(number(v)),
     },
     Axis {
         meaning: meaning("lr", AxisRole::Tuned, "learning rate"),

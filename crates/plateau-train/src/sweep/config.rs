@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 pub use crate::sweep::grid::GridEntry;
 use crate::sweep::overrides::apply_override;
 pub use crate::sweep::sections::{
-    DownstreamConfig, FinetuneConfig, Layers, OptimizerKind, Schedule, TrainConfig, UpstreamConfig,
+    DownstreamConfig, FinetuneConfig, Layers, NoiseKind, OptimizerKind, Schedule, TrainConfig,
+    UpstreamConfig,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -157,6 +158,28 @@ impl SweepConfig {
                 format!("{} must lie in (0, 1)", self.upstream.val_fraction),
             ));
         }
+        let rate_ok = |rate: f64| (0.0..1.0).contains(&rate);
+        if let Some(rate) = self.upstream.label_noise.filter(|r| !rate_ok(*r)) {
+            return Err(invalid(
+                "upstream.label_noise",
+                format!("{rate} must lie in [0, 1): the share of training labels corrupted"),
+            ));
+        }
+        match (self.upstream.noise, &self.upstream.noise_map) {
+            (Some(NoiseKind::Asymmetric), None) => {
+                return Err(invalid(
+                    "upstream.noise_map",
+                    "asymmetric noise needs a class map, e.g. noise_map = { cat = \"dog\", dog = \"cat\" }".into(),
+                ));
+            }
+            (None | Some(NoiseKind::Symmetric), Some(_)) => {
+                return Err(invalid(
+                    "upstream.noise_map",
+                    "a class map is for noise = \"asymmetric\"; symmetric noise draws from every class".into(),
+                ));
+            }
+            _ => {}
+        }
         if self.grid.is_empty() {
             return Err(invalid(
                 "grid",
@@ -179,6 +202,17 @@ impl SweepConfig {
                     return Err(invalid(
                         &format!("grid[{i}].{axis}"),
                         "is an empty list: give at least one value or remove the key".into(),
+                    ));
+                }
+            }
+            for rate in entry.axis("label_noise").unwrap_or_default() {
+                let rate = rate.as_f64().unwrap_or(f64::NAN);
+                if !rate_ok(rate) {
+                    return Err(invalid(
+                        &format!("grid[{i}].label_noise"),
+                        format!(
+                            "{rate} must lie in [0, 1): the share of training labels corrupted"
+                        ),
                     ));
                 }
             }

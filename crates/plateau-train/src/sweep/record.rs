@@ -32,6 +32,7 @@ pub(crate) fn result_row(
         images_per_second: summary.images_per_second,
         epochs: summary.epochs,
         steps: summary.steps,
+        training_data: summary.training_data.clone(),
     })
 }
 

@@ -41,6 +41,37 @@ pub struct UpstreamConfig {
     /// Evaluate on at most this many test examples (stratified); default all.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_examples: Option<usize>,
+    /// Corrupt this share of the training labels (also the grid axis `label_noise`); validation
+    /// and test labels stay clean.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_noise: Option<f64>,
+    /// How labels are corrupted: `symmetric` (the default) or `asymmetric` with `noise_map`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise: Option<NoiseKind>,
+    /// For asymmetric noise: class → class, by class name (or number), e.g.
+    /// `{ truck = "automobile", cat = "dog", dog = "cat" }`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise_map: Option<std::collections::BTreeMap<String, String>>,
+}
+
+/// How label noise is drawn (see plateau-data's `noise.rs`).
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum NoiseKind {
+    /// A share of the examples gets a label drawn uniformly over all classes.
+    #[default]
+    Symmetric,
+    /// A share of the examples of mapped classes takes the mapped class.
+    Asymmetric,
+}
+
+impl NoiseKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            NoiseKind::Symmetric => "symmetric",
+            NoiseKind::Asymmetric => "asymmetric",
+        }
+    }
 }
 
 fn default_val_fraction() -> f64 {

@@ -1,0 +1,108 @@
+//! Label noise as a sweep axis, through the binary: each noisy run records how many labels were
+//! corrupted and how many changed, the numbers are the same in a second sweep (a pure function of
+//! the data seed), the clean run records nothing, and the fits split one curve per noise rate.
+
+use std::path::Path;
+use std::process::Command;
+
+use common::result_rows;
+
+mod common;
+
+const CONFIG: &str = r#"
+name = "noise"
+seed = 6
+[upstream]
+dataset = "synthetic"
+image_size = 16
+train_examples = 500
+val_examples = 100
+test_examples = 200
+[train]
+optimizer = "adamw"
+lr = 1e-2
+batch_size = 50
+epochs = 1
+[[grid]]
+preset = "mixer-tiny-p4"
+width = [8, 16, 24]
+depth = [1]
+label_noise = [0.0, 0.4]
+"#;
+
+fn sweep(config: &Path, out: &Path) -> Vec<serde_json::Value> {
+    let output = Command::new(env!("CARGO_BIN_EXE_plateau"))
+        .arg("sweep")
+        .arg(config)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut rows = result_rows(&out.join("noise"));
+    rows.sort_by_key(|r| r["run_id"].as_str().unwrap().to_string());
+    rows
+}
+
+#[test]
+fn noisy_runs_record_what_the_noise_did_and_the_same_noise_comes_back() {
+    let work = tempfile::tempdir().unwrap();
+    let config = work.path().join("noise.toml");
+    std::fs::write(&config, CONFIG).unwrap();
+    let first = sweep(&config, &work.path().join("a"));
+    assert_eq!(first.len(), 6);
+    for row in &first {
+        let rate = row["config"]["label_noise"].as_f64().unwrap();
+        match rate {
+            0.0 => assert!(row.get("training_data").is_none(), "{row}"),
+            _ => {
+                let noise = &row["training_data"]["label_noise"];
+                assert_eq!(noise["kind"], "symmetric");
+                assert_eq!(noise["corrupted"], 200, "⌊0.4 · 500⌋ labels redrawn: {row}");
+                let flipped = noise["flipped"].as_u64().unwrap();
+                // Drawn over all 10 classes, about 9 in 10 redrawn labels change.
+                assert!((150..=200).contains(&flipped), "{row}");
+                assert_eq!(row["training_data"]["examples"], 500);
+            }
+        }
+    }
+    // Another sweep (other planner, other process) corrupts the same labels.
+    let second = sweep(&config, &work.path().join("b"));
+    let noise = |rows: &[serde_json::Value]| -> Vec<serde_json::Value> {
+        rows.iter().map(|r| r["training_data"].clone()).collect()
+    };
+    assert_eq!(noise(&first), noise(&second));
+    // One size law per noise rate.
+    let fit = Command::new(env!("CARGO_BIN_EXE_plateau"))
+        .arg("fit")
+        .arg(work.path().join("a").join("noise"))
+        .args([
+            "--x",
+            "params",
+            "--points",
+            "all",
+            "--bootstrap",
+            "0",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        fit.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fit.stderr)
+    );
+    let fits: serde_json::Value = serde_json::from_slice(&fit.stdout).unwrap();
+    let conditions: Vec<String> = fits["fits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["condition"]["label_noise"].to_string())
+        .collect();
+    assert_eq!(conditions, ["\"0.0\"", "\"0.4\""], "{fits}");
+}
