@@ -91,12 +91,49 @@ pub fn stratified_split(
     Ok((set.select(&rest), set.select(&held)))
 }
 
-/// A stratified subset of `amount` of the set (data-size sweeps).
+/// A stratified subset of `amount` of the set (data-size sweeps). Subsets of one set and seed
+/// are nested, and with a count each class's share never shrinks as the count grows: the
+/// per-class counts are a prefix of one fixed order of class slots (Webster's divisor method),
+/// where largest-remainder rounding could give a class one example fewer at a larger count.
 pub fn subsample(set: &ImageSet, amount: Amount, seed: u64, field: &str) -> Result<ImageSet> {
-    if amount == Amount::Fraction(1.0) {
-        return Ok(set.clone());
+    let counts = match amount {
+        Amount::Fraction(f) if f == 1.0 => return Ok(set.clone()),
+        Amount::Fraction(_) => return Ok(stratified_split(set, amount, seed, field)?.1),
+        Amount::Count(n) if n == 0 || n > set.len() => {
+            return Err(DataError::invalid(
+                field,
+                format!(
+                    "{n} examples asked for, but the set has {} (use 1..={})",
+                    set.len(),
+                    set.len()
+                ),
+            ));
+        }
+        Amount::Count(n) => monotone_counts(&set.class_counts(), n),
+    };
+    let mut kept = Vec::new();
+    for (indices, &n) in shuffled_by_class(set, seed).iter().zip(&counts) {
+        kept.extend_from_slice(&indices[..n]);
     }
-    Ok(stratified_split(set, amount, seed, field)?.1)
+    kept.sort_unstable();
+    Ok(set.select(&kept))
+}
+
+/// Per-class counts for `n` of the examples: the first `n` of all class slots ordered by
+/// `(j + ½) / size` (the j-th slot of a class of `size`), ties by class. A prefix, so every
+/// class's count rises with `n`; and within one of its proportional share.
+fn monotone_counts(sizes: &[usize], n: usize) -> Vec<usize> {
+    let mut slots: Vec<(f64, usize)> = sizes
+        .iter()
+        .enumerate()
+        .flat_map(|(class, &size)| (0..size).map(move |j| ((j as f64 + 0.5) / size as f64, class)))
+        .collect();
+    slots.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let mut counts = vec![0; sizes.len()];
+    for &(_, class) in &slots[..n] {
+        counts[class] += 1;
+    }
+    counts
 }
 
 /// Only the images of `classes` (original label numbers), relabelled `0..classes.len()` in
@@ -246,5 +283,49 @@ mod tests {
             error.contains("shots") && error.contains("only 30"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn subsets_by_count_are_nested_and_every_class_only_grows() {
+        // Uneven classes, where largest remainders would shrink some class at some count.
+        let labels: Vec<u16> = [(0u16, 37usize), (1, 23), (2, 11), (3, 5)]
+            .iter()
+            .flat_map(|&(class, n)| std::iter::repeat_n(class, n))
+            .collect();
+        let names = (0..4).map(|c| format!("c{c}")).collect();
+        let set = ImageSet::new(
+            (0..labels.len()).map(|i| i as u8).collect(),
+            labels,
+            (1, 1, 1),
+            names,
+        )
+        .unwrap();
+        let mut previous: Option<ImageSet> = None;
+        for n in 1..=set.len() {
+            let subset = subsample(&set, Amount::Count(n), 9, "train_examples").unwrap();
+            assert_eq!(subset.len(), n);
+            let counts = subset.class_counts();
+            for (class, &count) in counts.iter().enumerate() {
+                let share = n as f64 * set.class_counts()[class] as f64 / set.len() as f64;
+                assert!(
+                    (count as f64 - share).abs() < 1.0 + 1e-9,
+                    "n {n}: {counts:?}"
+                );
+            }
+            if let Some(smaller) = &previous {
+                let grows = smaller
+                    .class_counts()
+                    .iter()
+                    .zip(&counts)
+                    .all(|(a, b)| a <= b);
+                assert!(grows, "n {n}: {:?} → {counts:?}", smaller.class_counts());
+                // Nested: every image of the smaller subset is in this one (pixels are ids).
+                assert!(
+                    smaller.pixels.iter().all(|p| subset.pixels.contains(p)),
+                    "n {n}"
+                );
+            }
+            previous = Some(subset);
+        }
     }
 }
