@@ -106,3 +106,55 @@ fn noisy_runs_record_what_the_noise_did_and_the_same_noise_comes_back() {
         .collect();
     assert_eq!(conditions, ["\"0.0\"", "\"0.4\""], "{fits}");
 }
+
+#[test]
+fn exact_deduplication_drops_planted_copies_and_says_how_many() {
+    use common::write_png;
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    // 4 classes × 12 distinct images (each one grey value), test 4 × 5 more.
+    for class in 0..4u8 {
+        for i in 0..12u8 {
+            let value = class * 60 + i * 4;
+            write_png(&data.join(format!("train/c{class}/{i:02}.png")), 8, value);
+        }
+        for i in 0..5u8 {
+            let value = class * 60 + 50 + i;
+            write_png(&data.join(format!("test/c{class}/{i:02}.png")), 8, value);
+        }
+    }
+    // Three copies inside the training set, two training images that are test images.
+    write_png(&data.join("train/c0/copy-a.png"), 8, 0);
+    write_png(&data.join("train/c1/copy-b.png"), 8, 64);
+    write_png(&data.join("train/c2/copy-c.png"), 8, 120);
+    write_png(&data.join("train/c3/leak-a.png"), 8, 3 * 60 + 50);
+    write_png(&data.join("train/c3/leak-b.png"), 8, 3 * 60 + 51);
+    let config = work.path().join("dedup.toml");
+    std::fs::write(
+        &config,
+        r#"
+name = "noise"
+seed = 2
+[upstream]
+dataset = { folder = "data/train", test = { folder = "data/test" } }
+dedup = "exact"
+val_fraction = 0.25
+[train]
+optimizer = "adamw"
+lr = 1e-2
+batch_size = 8
+epochs = 1
+[[grid]]
+preset = "mixer-tiny-p4"
+width = [8]
+depth = [1]
+"#,
+    )
+    .unwrap();
+    let rows = sweep(&config, &work.path().join("out"));
+    let data = &rows[0]["training_data"];
+    assert_eq!(data["duplicates_dropped"], 3, "{data}");
+    assert_eq!(data["test_copies_dropped"], 2, "{data}");
+    // 48 unique training images, a quarter held out for validation.
+    assert_eq!(data["examples"], 36, "{data}");
+}

@@ -100,6 +100,16 @@ impl ImageSet {
         }
     }
 
+    /// Drops the images that also occur (same pixels) in `other`; returns how many it dropped.
+    pub fn without_images_of(&self, other: &ImageSet) -> (Self, usize) {
+        let theirs: std::collections::HashSet<&[u8]> =
+            (0..other.len()).map(|i| other.image(i)).collect();
+        let keep: Vec<usize> = (0..self.len())
+            .filter(|&i| !theirs.contains(self.image(i)))
+            .collect();
+        (self.select(&keep), self.len() - keep.len())
+    }
+
     /// Drops exact duplicate images (same pixels), keeping the first of each.
     pub fn deduplicated(&self) -> Self {
         let mut seen = std::collections::HashSet::new();

@@ -42,13 +42,20 @@ pub struct DownstreamResult {
     pub seeds: usize,
 }
 
-/// The training data a run actually saw, where a data-quality setting changed it.
+/// The training data a run actually saw, where a data-quality setting (label noise,
+/// deduplication) changed it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainingData {
     /// Training examples after subsetting.
     pub examples: usize,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label_noise: Option<LabelNoise>,
+    /// With `dedup = "exact"`: training images dropped as copies of another training image,
+    /// and as copies of a test image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicates_dropped: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_copies_dropped: Option<usize>,
 }
 
 /// Label noise as applied: the asked rate and kind, and what it did.

@@ -11,7 +11,7 @@ use std::path::Path;
 use plateau_data::noise::{Noise, corrupt_labels};
 use plateau_metrics::results::{LabelNoise, TrainingData};
 
-use crate::sweep::sections::{DownstreamConfig, NoiseKind, UpstreamConfig};
+use crate::sweep::sections::{Dedup, DownstreamConfig, NoiseKind, UpstreamConfig};
 use crate::sweep::source::DatasetSource;
 
 /// A known dataset (found or fetched) or one's own (its paths relative to `base`), restricted
@@ -63,6 +63,8 @@ fn at_most(
 pub struct Upstream {
     pub splits: UpstreamSplits,
     pub input: InputSpec,
+    /// With `dedup`: `(copies within training, copies of test images)` dropped before splitting.
+    pub dropped: Option<(usize, usize)>,
 }
 
 impl Upstream {
@@ -82,6 +84,23 @@ impl Upstream {
             "upstream.classes",
             progress,
         )?;
+        // Deduplicate first: validation and test are then carved from clean data.
+        let (raw, dropped) = match config.dedup {
+            None => (raw, None),
+            Some(Dedup::Exact) => {
+                let unique = raw.train.deduplicated();
+                let copies = raw.train.len() - unique.len();
+                let (train, test_copies) = match &raw.test {
+                    Some(test) => unique.without_images_of(test),
+                    None => (unique, 0),
+                };
+                let raw = RawDataset {
+                    train,
+                    test: raw.test,
+                };
+                (raw, Some((copies, test_copies)))
+            }
+        };
         let input = InputSpec::new(
             config.channels.unwrap_or(raw.train.channels),
             config.image_size.unwrap_or(raw.train.height),
@@ -111,7 +130,11 @@ impl Upstream {
             val: fit(splits.val)?,
             test: fit(splits.test)?,
         };
-        Ok(Self { splits, input })
+        Ok(Self {
+            splits,
+            input,
+            dropped,
+        })
     }
 
     /// Checks a class map of asymmetric noise against the training set's classes, so a bad
@@ -137,8 +160,14 @@ impl Upstream {
                 "upstream.train_examples",
             )?,
         };
+        let mut record = TrainingData {
+            examples: set.len(),
+            label_noise: None,
+            duplicates_dropped: self.dropped.map(|d| d.0),
+            test_copies_dropped: self.dropped.map(|d| d.1),
+        };
         let Some(rate) = config.label_noise.filter(|r| *r > 0.0) else {
-            return Ok((set, None));
+            return Ok((set, self.dropped.is_some().then_some(record)));
         };
         let kind = config.noise.unwrap_or_default();
         let noise = match kind {
@@ -149,16 +178,13 @@ impl Upstream {
             )?),
         };
         let report = corrupt_labels(&mut set, rate, &noise, data_seed)?;
-        let record = TrainingData {
-            examples: set.len(),
-            label_noise: Some(LabelNoise {
-                kind: kind.name().to_string(),
-                rate,
-                corrupted: report.corrupted,
-                flipped: report.flipped,
-                flipped_rate: report.flipped_rate,
-            }),
-        };
+        record.label_noise = Some(LabelNoise {
+            kind: kind.name().to_string(),
+            rate,
+            corrupted: report.corrupted,
+            flipped: report.flipped,
+            flipped_rate: report.flipped_rate,
+        });
         Ok((set, Some(record)))
     }
 }

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 pub use crate::sweep::grid::GridEntry;
 use crate::sweep::overrides::apply_override;
 pub use crate::sweep::sections::{
-    DownstreamConfig, FinetuneConfig, Layers, NoiseKind, OptimizerKind, Schedule, TrainConfig,
-    UpstreamConfig,
+    Dedup, DownstreamConfig, FinetuneConfig, Layers, NoiseKind, OptimizerKind, Schedule,
+    TrainConfig, UpstreamConfig,
 };
 
 #[derive(Debug, thiserror::Error)]

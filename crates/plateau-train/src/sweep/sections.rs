@@ -52,6 +52,18 @@ pub struct UpstreamConfig {
     /// `{ truck = "automobile", cat = "dog", dog = "cat" }`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub noise_map: Option<std::collections::BTreeMap<String, String>>,
+    /// `"exact"`: before any split, drop training images that are byte-identical to another
+    /// training image or to a test image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dedup: Option<Dedup>,
+}
+
+/// How duplicate images are found.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Dedup {
+    /// Byte-identical pixels (after loading, before resizing).
+    Exact,
 }
 
 /// How label noise is drawn (see plateau-data's `noise.rs`).
