@@ -54,8 +54,8 @@ pub use run::summary::{RunSummary, read_summary};
 pub use run::train::{RunContext, train};
 pub use sweep::axes::meanings as axis_meanings;
 pub use sweep::config::{
-    ConfigError, DownstreamConfig, FinetuneConfig, GridEntry, Layers, OptimizerKind, Schedule,
-    SweepConfig, TrainConfig, UpstreamConfig,
+    ConfigError, Dedup, DownstreamConfig, FinetuneConfig, GridEntry, Layers, NoiseKind,
+    OptimizerKind, Schedule, SweepConfig, TrainConfig, UpstreamConfig,
 };
 pub use sweep::folders::sweep_dir;
 pub use sweep::inputs::{load_downstream, plan};

@@ -2,6 +2,7 @@
 //! what ran, upstream accuracy against size, downstream against upstream per task, and a table.
 
 mod compute;
+mod conditions;
 mod plots;
 mod sections;
 
@@ -91,6 +92,18 @@ fn escape(text: &str) -> String {
 }
 
 /// The largest shot count measured, and the smallest.
+/// Each task with its largest shot count of pre-logit probes.
+fn largest_shots_of(rows: &[&ResultRow]) -> Vec<(String, usize)> {
+    let mut largest: BTreeMap<String, usize> = BTreeMap::new();
+    for d in rows.iter().flat_map(|r| r.downstream.iter()) {
+        if d.layer == "pre_logits" {
+            let shots = largest.entry(d.task.clone()).or_default();
+            *shots = (*shots).max(d.shots);
+        }
+    }
+    largest.into_iter().collect()
+}
+
 fn shot_range(rows: &[&ResultRow]) -> Vec<usize> {
     let shots: std::collections::BTreeSet<usize> = rows
         .iter()
@@ -251,27 +264,20 @@ pub fn render(name: &str, rows: &[ResultRow], axes: &[AxisMeaning]) -> String {
         }
         html.push_str("</div>");
         html.push_str(&sections::irreducible_error(&fits));
-        let largest_shots: Vec<(String, usize)> = tasks
-            .iter()
-            .filter_map(|task| {
-                let shots = ok
-                    .iter()
-                    .flat_map(|r| r.downstream.iter())
-                    .filter(|d| d.task == *task && d.layer == "pre_logits")
-                    .map(|d| d.shots)
-                    .max()?;
-                Some((task.to_string(), shots))
-            })
-            .collect();
         html.push_str(&compute::what_would_it_take(
             rows,
             axes,
-            &largest_shots,
+            &largest_shots_of(&ok),
             sections::REPORT_RESAMPLES,
         ));
         html.push_str(&sections::downstream_against_size(&families, &tasks));
         html.push_str(&sections::layer_wise(&families, &tasks));
     }
+    html.push_str(&conditions::per_condition(
+        rows,
+        axes,
+        &largest_shots_of(&ok),
+    ));
     for axis in axes.iter().filter(|axis| axis.role == AxisRole::Budget) {
         html.push_str(&sections::against_axis(&ok, axis, axes));
     }
@@ -489,6 +495,31 @@ mod tests {
             html.contains("not identified</b> for mixer digits 25-shot"),
             "the unidentified floor is named"
         );
+    }
+
+    #[test]
+    fn a_condition_axis_gets_one_curve_per_value_and_its_cost_in_size() {
+        let rows: Vec<ResultRow> = [0.0, 0.4]
+            .iter()
+            .flat_map(|&noise| {
+                (0..5).map(move |i| {
+                    let params = 1000u64 * 3u64.pow(i);
+                    let error = 3.0 * (params as f64).powf(-0.3) + 0.1 + noise / 2.0;
+                    let mut r = row(&format!("n{noise}-{i}"), "vit", params, 1.0 - error, 0.5);
+                    r.config
+                        .insert("label_noise".into(), serde_json::json!(noise));
+                    r
+                })
+            })
+            .collect();
+        let html = render("noise", &rows, &AXES);
+        assert!(
+            html.contains("Accuracy against size, per label_noise"),
+            "the section"
+        );
+        assert!(html.contains("upstream accuracy against parameters"));
+        // The noisy curve's floor (0.3) lies above the clean best (about 0.15): no size reaches it.
+        assert!(html.contains("unreachable at any size"), "{html}");
     }
 
     #[test]

@@ -1,0 +1,170 @@
+//! The report's section per condition axis (label noise, …): upstream and downstream accuracy
+//! against parameters, one curve per family and value, each with its size law, and what the
+//! condition costs in size: how many parameters each value needs to match the best run of the
+//! first value (the cleanest, when values are noise rates).
+
+use rayon::prelude::*;
+
+use super::escape;
+use super::plots::{Axis, Kind, Series, scatter};
+use crate::axes::{AxisMeaning, AxisRole};
+use crate::fit::study::{Query, SeriesFit, XAxis, fit_series, number, series_from_rows};
+use crate::fit::{BootstrapOptions, PointSet};
+use crate::results::ResultRow;
+
+/// Resamples for these fits: their curves and point answers are shown, not their intervals.
+const RESAMPLES: usize = 50;
+
+pub fn per_condition(
+    rows: &[ResultRow],
+    axes: &[AxisMeaning],
+    tasks: &[(String, usize)],
+) -> String {
+    let mut html = String::new();
+    for axis in axes.iter().filter(|a| a.role == AxisRole::Condition) {
+        let mut values: Vec<String> = rows
+            .iter()
+            .filter_map(|r| r.config.get(axis.name).map(|v| v.to_string()))
+            .collect();
+        values.sort();
+        values.dedup();
+        if values.len() < 2 {
+            continue;
+        }
+        html.push_str(&format!(
+            "<h2>Accuracy against size, per {label}</h2><p>One curve per family and {label}, \
+             each with its size law <code>err = a·params^(−b) + c</code> (all runs of the curve; \
+             {RESAMPLES} resamples). The table reads off what the {label} costs in size: the \
+             parameters each curve needs to match the best run of its family at the first value.\
+             </p><div class=\"plots\">",
+            label = escape(axis.label)
+        ));
+        let mut tables = String::new();
+        let targets = std::iter::once(None).chain(tasks.iter().map(|(t, s)| Some((t.clone(), *s))));
+        for target in targets {
+            let query = Query {
+                x: XAxis::Params,
+                task: target.as_ref().map(|t| t.0.clone()),
+                shots: target.as_ref().map(|t| t.1),
+                point_set: PointSet::All,
+                boot: BootstrapOptions {
+                    resamples: RESAMPLES,
+                    ..BootstrapOptions::default()
+                },
+                ..Query::default()
+            };
+            let Ok(all) = series_from_rows(rows, &query, axes) else {
+                continue;
+            };
+            let fits: Vec<SeriesFit> = all
+                .into_par_iter()
+                .filter_map(|s| fit_series(vec![s], &query).ok()?.pop())
+                .collect();
+            if fits.is_empty() {
+                continue;
+            }
+            let what = match &target {
+                None => "upstream".to_string(),
+                Some((task, shots)) => format!("{task} {shots}-shot"),
+            };
+            html.push_str(&plot(&fits, &what));
+            tables.push_str(&cost_table(&fits, axis.name, &what));
+        }
+        html.push_str("</div>");
+        html.push_str(&tables);
+    }
+    html
+}
+
+/// Accuracy against parameters: each curve's runs and its fitted law.
+fn plot(fits: &[SeriesFit], what: &str) -> String {
+    let mut series = Vec::new();
+    for fit in fits {
+        let accuracy: Vec<(f64, f64)> = fit
+            .series
+            .points
+            .iter()
+            .map(|&(x, e)| (x, 1.0 - e))
+            .collect();
+        let (low, high) = accuracy.iter().fold((f64::INFINITY, 0.0f64), |(a, b), p| {
+            (a.min(p.0), b.max(p.0))
+        });
+        let curve: Vec<(f64, f64)> = (0..=30)
+            .map(|i| low * (high / low).powf(i as f64 / 30.0))
+            .map(|x| (x, 1.0 - fit.fit.law.predict(x)))
+            .filter(|p| p.1.is_finite())
+            .collect();
+        // "mixer 0.4": the legend column is narrow, and the axis is in the section's title.
+        let values: Vec<&str> = fit
+            .series
+            .condition
+            .iter()
+            .map(|(_, v)| v.as_str())
+            .collect();
+        let name = format!(
+            "{} {}",
+            fit.series.family.as_deref().unwrap_or(""),
+            values.join(" ")
+        );
+        series.push(Series::points(name, accuracy));
+        series.push(Series::points("", curve).with_kind(Kind::Curve));
+    }
+    scatter(
+        &format!("{what} accuracy against parameters"),
+        "parameters",
+        "accuracy",
+        &series,
+        Axis::Log,
+        Axis::Unit,
+    )
+}
+
+/// Per family: the best error at the first value, and the parameters each value's law needs for it.
+fn cost_table(fits: &[SeriesFit], axis: &str, what: &str) -> String {
+    let value_of = |fit: &SeriesFit| {
+        fit.series
+            .condition
+            .iter()
+            .find(|(k, _)| k == axis)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let mut families: Vec<&str> = fits
+        .iter()
+        .filter_map(|f| f.series.family.as_deref())
+        .collect();
+    families.dedup();
+    let mut html = format!(
+        "<table><tr><th>{what}: family</th><th>{axis}</th><th>best error at the first value</th>\
+         <th>parameters needed for it</th><th>largest run</th></tr>"
+    );
+    for family in families {
+        let curves: Vec<&SeriesFit> = fits
+            .iter()
+            .filter(|f| f.series.family.as_deref() == Some(family))
+            .collect();
+        let Some(base) = curves.first() else { continue };
+        let best = base
+            .series
+            .points
+            .iter()
+            .map(|p| p.1)
+            .fold(f64::INFINITY, f64::min);
+        for curve in &curves {
+            let largest = curve.series.points.iter().map(|p| p.0).fold(0.0, f64::max);
+            let needed = curve
+                .fit
+                .law
+                .x_for(best)
+                .map_or("unreachable at any size".to_string(), number);
+            html.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td><td>{best:.3}</td><td>{needed}</td><td>{}</td></tr>",
+                escape(family),
+                escape(&value_of(curve)),
+                number(largest)
+            ));
+        }
+    }
+    html.push_str("</table>");
+    html
+}
