@@ -292,6 +292,10 @@ fn cases() -> Vec<Case> {
             args: |s| s.sweep(s.own_upstream("{ folder = \"a\", npz = \"b.npz\" }")),
         },
         Case {
+            what: "own data with a registry dataset's `path`",
+            args: |s| s.sweep(s.own_upstream("{ folder = \"data/photos\" }\npath = \"data\"")),
+        },
+        Case {
             what: "own data: fewer images per class than the shots",
             args: |s| {
                 for (class, value) in [("cat", 10), ("dog", 200)] {

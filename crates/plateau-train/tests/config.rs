@@ -107,3 +107,22 @@ fn grid_axes_come_from_the_table_of_axes() {
     );
     assert!(twice.contains("seed"), "{twice}");
 }
+
+#[test]
+fn every_config_shipped_in_configs_parses_and_expands() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let config =
+                SweepConfig::load(&path, &[]).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert!(plateau_train::grid_size(&config) > 0, "{}", path.display());
+            checked += 1;
+        }
+    }
+    assert!(
+        checked >= 3,
+        "configs/ holds the quickstart, smoke and data-quality sweeps"
+    );
+}

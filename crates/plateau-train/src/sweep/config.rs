@@ -127,6 +127,27 @@ impl SweepConfig {
         for (i, task) in self.downstream.iter().enumerate() {
             known_dataset(&format!("downstream[{i}].dataset"), &task.dataset)?;
         }
+        // `path` points at a registry set's files; one's own data names its paths itself.
+        let sections = std::iter::once((
+            "upstream".to_string(),
+            &self.upstream.dataset,
+            &self.upstream.path,
+        ))
+        .chain(
+            self.downstream
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (format!("downstream[{i}]"), &t.dataset, &t.path)),
+        );
+        for (section, dataset, path) in sections {
+            if dataset.is_own() && path.is_some() {
+                return Err(invalid(
+                    &format!("{section}.path"),
+                    "is for registry datasets; your own data gives its paths in `dataset = { … }`"
+                        .into(),
+                ));
+            }
+        }
         let t = &self.train;
         if t.batch_size == 0 || t.eval_batch_size == 0 {
             return Err(invalid("train.batch_size", "must be at least 1".into()));
