@@ -107,9 +107,17 @@ mod tests {
         assert!(cache.path().join(CHECKED).join("tiny").is_file());
         check_unchanged(&spec, data.path(), cache.path()).unwrap();
 
-        // Same length, other bytes: the stamp's time changes, the hash catches it.
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        std::fs::write(data.path().join("images"), b"the imagez").unwrap();
+        // Same length, other bytes, a later time (set, not waited for: file systems keep
+        // times at different grains): the stamp no longer matches, and the hash catches it.
+        let images = data.path().join("images");
+        let before = std::fs::metadata(&images).unwrap().modified().unwrap();
+        std::fs::write(&images, b"the imagez").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&images)
+            .unwrap()
+            .set_modified(before + std::time::Duration::from_secs(2))
+            .unwrap();
         let error = check_unchanged(&spec, data.path(), cache.path())
             .unwrap_err()
             .to_string();

@@ -67,19 +67,13 @@ pub fn target(fit: &CurveFit, y: f64) -> Target {
         true => f64::INFINITY,
         false => 0.0,
     };
-    let mut needed: Vec<f64> = fit
-        .draws
-        .iter()
-        .map(|law| law.x_for(y).unwrap_or(unreachable))
-        .collect();
-    let reachable = fit.draws.iter().filter(|l| l.x_for(y).is_some()).count();
-    needed.sort_by(f64::total_cmp);
+    let needed: Vec<Option<f64>> = fit.draws.iter().map(|law| law.x_for(y)).collect();
+    let reachable = needed.iter().flatten().count();
     let x_ci = match fit.has_intervals() {
-        true => {
-            let tail = (1.0 - fit.level) / 2.0;
-            let at = |q: f64| needed[((q * (needed.len() - 1) as f64).round()) as usize];
-            [at(tail), at(1.0 - tail)].map(|v| v.is_finite().then_some(v))
-        }
+        true => Interval::bounds(
+            needed.iter().map(|x| x.unwrap_or(unreachable)).collect(),
+            fit.level,
+        ),
         false => [None, None],
     };
     Target {

@@ -61,6 +61,18 @@ impl Interval {
         }
     }
 
+    /// The central `level` of `values` that may be infinite (a resample that never reaches a
+    /// target needs unbounded x): nearest-rank bounds, an infinite one as `None`.
+    pub fn bounds(mut values: Vec<f64>, level: f64) -> [Option<f64>; 2] {
+        if values.is_empty() {
+            return [None, None];
+        }
+        values.sort_by(f64::total_cmp);
+        let tail = (1.0 - level) / 2.0;
+        let at = |q: f64| values[(q * (values.len() - 1) as f64).round() as usize];
+        [at(tail), at(1.0 - tail)].map(|v| v.is_finite().then_some(v))
+    }
+
     pub fn contains(&self, value: f64) -> bool {
         self.low <= value && value <= self.high
     }

@@ -103,18 +103,13 @@ impl ComputeCurve {
     pub fn target(&self, y: f64, prices: &Prices) -> ComputeTarget {
         let chain = |sat: &super::Law, size: &super::Law| size.x_for(sat.x_for(y)?);
         let train_flops = chain(&self.saturation.law, &self.size.law);
-        let mut needed: Vec<f64> = self
+        let needed: Vec<f64> = self
             .paired()
             .map(|(sat, size)| chain(sat, size).unwrap_or(f64::INFINITY))
             .collect();
-        needed.sort_by(f64::total_cmp);
         let reachable = needed.iter().filter(|v| v.is_finite()).count();
-        let train_flops_ci = match self.has_intervals() && !needed.is_empty() {
-            true => {
-                let tail = (1.0 - self.saturation.level) / 2.0;
-                let at = |q: f64| needed[(q * (needed.len() - 1) as f64).round() as usize];
-                [at(tail), at(1.0 - tail)].map(|v| v.is_finite().then_some(v))
-            }
+        let train_flops_ci = match self.has_intervals() {
+            true => Interval::bounds(needed.clone(), self.saturation.level),
             false => [None, None],
         };
         let hours_of = |flops: f64| flops / self.flops_per_second / 3600.0;
@@ -257,6 +252,9 @@ fn throughput(rows: &[ResultRow], family: &str) -> f64 {
     flops / seconds
 }
 
+/// A fitted saturation law of one condition (`[]` when the sweep has no condition axis).
+pub type SaturationFit = (Vec<(String, String)>, CurveFit);
+
 /// One compute curve per family (and condition) for `task` at `shots`; a family whose size law
 /// cannot be fitted is left out, and no saturation fit is an error.
 pub fn compute_curves(
@@ -273,36 +271,63 @@ pub fn compute_curves(
         boot: *boot,
         ..Query::default()
     };
+    let mut saturations = Vec::new();
+    let mut first_error = None;
+    for series in series_from_rows(rows, &saturation_query, axes)? {
+        match fit_frontier(&series, LawForm::Saturation, boot) {
+            Ok(fit) => saturations.push((series.condition, fit)),
+            Err(error) => {
+                first_error.get_or_insert(error);
+            }
+        }
+    }
+    match (saturations.is_empty(), first_error) {
+        (true, Some(error)) => Err(error),
+        _ => chain_families(rows, axes, task, shots, &saturations, boot),
+    }
+}
+
+/// The frontier fit of one series, its error naming the series.
+fn fit_frontier(
+    series: &Series,
+    form: LawForm,
+    boot: &BootstrapOptions,
+) -> Result<CurveFit, StudyError> {
+    fit_curve(&series.points, PointSet::Frontier, form, boot).map_err(|cause| StudyError::Fit {
+        series: series.label(),
+        cause,
+    })
+}
+
+/// Chains saturation laws already fitted (the report has them) with each family's size law.
+pub fn chain_families(
+    rows: &[ResultRow],
+    axes: &[AxisMeaning],
+    task: &str,
+    shots: usize,
+    saturations: &[SaturationFit],
+    boot: &BootstrapOptions,
+) -> Result<Vec<ComputeCurve>, StudyError> {
     let size_query = Query {
         x: XAxis::TrainFlops,
         boot: *boot,
         ..Query::default()
     };
-    let fit = |series: &Series, form| {
-        fit_curve(&series.points, PointSet::Frontier, form, boot).map_err(|cause| StudyError::Fit {
-            series: series.label(),
-            cause,
-        })
-    };
-    let saturations = series_from_rows(rows, &saturation_query, axes)?;
     let mut curves = Vec::new();
     let mut first_error = None;
     for size_series in series_from_rows(rows, &size_query, axes)? {
         let Some(family) = size_series.family.clone() else {
             continue;
         };
-        let Some(saturation_series) = saturations
+        let Some((_, saturation)) = saturations
             .iter()
-            .find(|s| s.condition == size_series.condition)
+            .find(|(condition, _)| *condition == size_series.condition)
         else {
             continue;
         };
-        let (saturation, size) = match (
-            fit(saturation_series, LawForm::Saturation),
-            fit(&size_series, LawForm::Size),
-        ) {
-            (Ok(saturation), Ok(size)) => (saturation, size),
-            (Err(error), _) | (_, Err(error)) => {
+        let size = match fit_frontier(&size_series, LawForm::Size, boot) {
+            Ok(size) => size,
+            Err(error) => {
                 first_error.get_or_insert(error);
                 continue;
             }
@@ -326,7 +351,7 @@ pub fn compute_curves(
             flops_per_second: throughput(rows, &family),
             family,
             condition: size_series.condition.clone(),
-            saturation,
+            saturation: saturation.clone(),
             size,
             runs,
         });

@@ -452,8 +452,6 @@ pub struct SeriesFit {
     pub series: Series,
     pub x: XAxis,
     pub fit: CurveFit,
-    /// Indices (into the series' points) of the points held out of the fit.
-    pub held_out: Vec<usize>,
     pub holdout: Option<Holdout>,
     pub floor: FloorVerdict,
     pub predictions: Vec<Prediction>,
@@ -462,7 +460,6 @@ pub struct SeriesFit {
     pub candidates: Vec<(LawForm, Option<Holdout>)>,
     /// Laws `--law auto` could not fit to these points, and why.
     pub skipped: Vec<(LawForm, String)>,
-    pub level: f64,
 }
 
 /// The laws a query fits to a series: an impossible pair of `--law` and `--x` is an error that
@@ -545,10 +542,11 @@ fn fit_one(series: Series, query: &Query) -> Result<SeriesFit, StudyError> {
         cause,
     };
     let held = held_out(&series, holdout, rising).map_err(StudyError::Query)?;
-    let kept: Vec<(f64, f64)> = (0..series.points.len())
+    // Indices of the points fitted, and the points themselves.
+    let kept_index: Vec<usize> = (0..series.points.len())
         .filter(|i| !held.contains(i))
-        .map(|i| series.points[i])
         .collect();
+    let kept: Vec<(f64, f64)> = kept_index.iter().map(|&i| series.points[i]).collect();
     let held_points: Vec<(f64, f64)> = held.iter().map(|&i| series.points[i]).collect();
     let mut candidates = Vec::new();
     let mut skipped = Vec::new();
@@ -589,9 +587,6 @@ fn fit_one(series: Series, query: &Query) -> Result<SeriesFit, StudyError> {
     let used: Vec<(f64, f64)> = best.fit.used.iter().map(|&i| kept[i]).collect();
     let fit = best.fit;
     // `used` indexes the kept points; the caller sees indices into the series' points.
-    let kept_index: Vec<usize> = (0..series.points.len())
-        .filter(|i| !held.contains(i))
-        .collect();
     let fit = CurveFit {
         used: fit.used.iter().map(|&i| kept_index[i]).collect(),
         ..fit
@@ -609,11 +604,9 @@ fn fit_one(series: Series, query: &Query) -> Result<SeriesFit, StudyError> {
             .map(|&y| answers::target(&fit, y))
             .collect(),
         holdout: best.holdout,
-        held_out: held,
         candidates: tried,
         skipped,
         x: query.x,
-        level: query.boot.level,
         series,
         fit,
     })
@@ -652,7 +645,7 @@ impl SeriesFit {
             "points": self.series.points.len(),
             "points_used": self.fit.used.len(),
             "rms_log_residual": self.fit.rms_log_residual,
-            "confidence_level": self.level,
+            "confidence_level": self.fit.level,
             "resamples": self.fit.draws.len(),
             "floor_identified": self.floor.identified,
             "floor_note": self.floor.note,
@@ -737,13 +730,10 @@ pub fn fits_table(fits: &[SeriesFit]) -> String {
             PointSet::All => "all points".to_string(),
             set => format!("the {} points", set.name()),
         },
-        first.level * 100.0,
+        first.fit.level * 100.0,
         first.fit.asked
     ));
-    let range = |i: &super::Interval| match i.low.is_nan() {
-        true => "[n/a]".to_string(),
-        false => format!("[{}, {}]", number(i.low), number(i.high)),
-    };
+    let range = |i: &super::Interval| interval_text([i.low, i.high]);
     for fit in fits {
         out.push_str(&format!(
             "\n{} ({}): {}/{} points, rms log residual {:.4}\n",
@@ -802,40 +792,53 @@ pub fn fits_table(fits: &[SeriesFit]) -> String {
         };
         for p in &fit.predictions {
             out.push_str(&format!(
-                "  at {x_name} = {}: y = {} [{}, {}]\n",
+                "  at {x_name} = {}: y = {} {}\n",
                 number(p.x),
                 number(p.y),
-                number(p.y_ci[0]),
-                number(p.y_ci[1])
+                interval_text(p.y_ci)
             ));
         }
+        // Without intervals (too few runs), the share of reaching resamples means nothing either.
+        let share = |share: f64| match fit.fit.has_intervals() {
+            true => format!("reachable in {:.0}% of resamples", 100.0 * share),
+            false => "too few runs for intervals".to_string(),
+        };
         for t in &fit.targets {
-            let bound = |b: Option<f64>| match fit.fit.has_intervals() {
-                true => b.map_or("unbounded".to_string(), number),
-                false => "n/a".to_string(),
-            };
-            out.push_str(&match t.x {
-                Some(x) => format!(
-                    "  target y = {}: {x_name} = {} [{}, {}], reachable in {:.0}% of resamples\n",
+            let bound = |b: Option<f64>| b.map_or("unbounded".to_string(), number);
+            out.push_str(&match (t.x, fit.fit.has_intervals()) {
+                (Some(x), true) => format!(
+                    "  target y = {}: {x_name} = {} [{}, {}], {}\n",
                     number(t.y),
                     number(x),
                     bound(t.x_ci[0]),
                     bound(t.x_ci[1]),
-                    100.0 * t.reachable_share
+                    share(t.reachable_share)
                 ),
-                None => format!(
-                    "  target y = {}: unreachable at any scale: at or below the floor {} [{}, {}] \
-                     (reachable in {:.0}% of resamples)\n",
+                (Some(x), false) => format!(
+                    "  target y = {}: {x_name} = {} [n/a], {}\n",
+                    number(t.y),
+                    number(x),
+                    share(t.reachable_share)
+                ),
+                (None, _) => format!(
+                    "  target y = {}: unreachable at any scale: at or below the floor {} {} ({})\n",
                     number(t.y),
                     number(t.floor),
-                    number(t.floor_ci[0]),
-                    number(t.floor_ci[1]),
-                    100.0 * t.reachable_share
+                    interval_text(t.floor_ci),
+                    share(t.reachable_share)
                 ),
             });
         }
     }
     out
+}
+
+/// `[low, high]`, or `[n/a]` for an interval too few resamples could estimate.
+fn interval_text([low, high]: [f64; 2]) -> String {
+    match low.is_nan() || high.is_nan() {
+        true => "[n/a]".to_string(),
+        false => format!("[{}, {}]", number(low), number(high)),
+    }
 }
 
 /// Four decimals, or scientific notation for values too large or small to read that way.

@@ -9,8 +9,8 @@ use super::escape;
 use super::plots::{Axis, Kind, Series, scatter};
 use crate::axes::AxisMeaning;
 use crate::fit::BootstrapOptions;
-use crate::fit::compute::{ComputeCurve, Prices, compute_curves};
-use crate::fit::study::{Query, XAxis, fit_series, number, series_from_rows};
+use crate::fit::compute::{ComputeCurve, Prices, SaturationFit, chain_families};
+use crate::fit::study::{Query, SeriesFit, XAxis, fit_series, number, series_from_rows};
 use crate::results::ResultRow;
 
 /// Sizes a family needs before the report holds some of them out of its size law.
@@ -30,10 +30,13 @@ fn default_targets(curve: &ComputeCurve) -> Vec<f64> {
     targets
 }
 
+/// The section for each task at `shots`, chaining the report's own saturation fits (fitted
+/// with `resamples`) with each family's size law.
 pub fn what_would_it_take(
     rows: &[ResultRow],
     axes: &[AxisMeaning],
     tasks: &[(String, usize)],
+    saturation_fits: &[SeriesFit],
     resamples: usize,
 ) -> String {
     let boot = BootstrapOptions {
@@ -43,7 +46,14 @@ pub fn what_would_it_take(
     let curves: Vec<ComputeCurve> = tasks
         .par_iter()
         .flat_map(|(task, shots)| {
-            compute_curves(rows, axes, task, *shots, &boot).unwrap_or_default()
+            let saturations: Vec<SaturationFit> = saturation_fits
+                .iter()
+                .filter(|f| {
+                    f.series.task.as_deref() == Some(task) && f.series.shots == Some(*shots)
+                })
+                .map(|f| (f.series.condition.clone(), f.fit.clone()))
+                .collect();
+            chain_families(rows, axes, task, *shots, &saturations, &boot).unwrap_or_default()
         })
         .collect();
     let mut html = String::from(

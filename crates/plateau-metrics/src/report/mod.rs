@@ -268,6 +268,7 @@ pub fn render(name: &str, rows: &[ResultRow], axes: &[AxisMeaning]) -> String {
             rows,
             axes,
             &largest_shots_of(&ok),
+            &fits,
             sections::REPORT_RESAMPLES,
         ));
         html.push_str(&sections::downstream_against_size(&families, &tasks));

@@ -124,6 +124,8 @@ impl Upstream {
             data_seed,
             "upstream.val_examples",
         )?;
+        // A class map naming no class of the data is refused here, before any run trains.
+        class_pairs(config.noise_map.iter().flatten(), &splits.train.class_names)?;
         let fit = |set: ImageSet| prepare(set, input.channels, input.image_size);
         let splits = UpstreamSplits {
             train: fit(splits.train)?,
@@ -135,13 +137,6 @@ impl Upstream {
             input,
             dropped,
         })
-    }
-
-    /// Checks a class map of asymmetric noise against the training set's classes, so a bad
-    /// one is refused before any run trains.
-    pub fn check_noise_map(&self, config: &UpstreamConfig) -> plateau_data::Result<()> {
-        let map = config.noise_map.as_ref().into_iter().flatten();
-        class_pairs(map, &self.splits.train.class_names).map(|_| ())
     }
 
     /// The training set of one run: its subset (a data-size axis may shrink it), then its
@@ -173,7 +168,7 @@ impl Upstream {
         let noise = match kind {
             NoiseKind::Symmetric => Noise::Symmetric,
             NoiseKind::Asymmetric => Noise::Asymmetric(class_pairs(
-                config.noise_map.as_ref().into_iter().flatten(),
+                config.noise_map.iter().flatten(),
                 &set.class_names,
             )?),
         };
@@ -257,35 +252,39 @@ mod tests {
     use super::*;
     use crate::sweep::config::SweepConfig;
 
-    fn upstream(extra: &str) -> (Upstream, UpstreamConfig) {
+    fn config(extra: &str) -> UpstreamConfig {
         let text = format!(
             "name = \"n\"\n[upstream]\ndataset = \"synthetic\"\ntrain_examples = 400\n{extra}\n\
              [train]\noptimizer = \"adamw\"\nlr = 1e-2\nbatch_size = 50\nepochs = 1\n\
              [[grid]]\npreset = \"mixer-tiny-p4\"\n"
         );
-        let config = SweepConfig::parse(Path::new("n.toml"), &text, &[]).unwrap();
-        let loaded = Upstream::load(&config.upstream, Path::new("."), 1, false).unwrap();
-        (loaded, config.upstream)
+        SweepConfig::parse(Path::new("n.toml"), &text, &[])
+            .unwrap()
+            .upstream
+    }
+
+    fn load(config: &UpstreamConfig) -> plateau_data::Result<Upstream> {
+        Upstream::load(config, Path::new("."), 1, false)
+    }
+
+    /// The training set `config` gives, and the same without its noise.
+    fn noisy_and_clean(
+        data: &Upstream,
+        config: &UpstreamConfig,
+    ) -> (ImageSet, Option<TrainingData>, ImageSet) {
+        let (noisy, record) = data.train_set(config, 1).unwrap();
+        let without = UpstreamConfig {
+            label_noise: None,
+            ..config.clone()
+        };
+        (noisy, record, data.train_set(&without, 1).unwrap().0)
     }
 
     #[test]
     fn noise_touches_the_training_subset_only() {
-        let (data, config) = upstream("label_noise = 0.3");
-        let (val, test) = (
-            data.splits.val.labels.clone(),
-            data.splits.test.labels.clone(),
-        );
-        let clean = data
-            .train_set(
-                &UpstreamConfig {
-                    label_noise: None,
-                    ..config.clone()
-                },
-                1,
-            )
-            .unwrap()
-            .0;
-        let (noisy, record) = data.train_set(&config, 1).unwrap();
+        let config = config("label_noise = 0.3");
+        let data = load(&config).unwrap();
+        let (noisy, record, clean) = noisy_and_clean(&data, &config);
         let record = record.unwrap();
         let noise = record.label_noise.unwrap();
         assert_eq!((record.examples, noise.corrupted), (400, 120));
@@ -297,37 +296,37 @@ mod tests {
             .count();
         assert_eq!(changed, noise.flipped);
         assert_eq!(noisy.pixels, clean.pixels, "the images are the clean ones");
-        assert_eq!(
-            (&data.splits.val.labels, &data.splits.test.labels),
-            (&val, &test)
-        );
+        // Validation and test are those of the same data loaded without noise.
+        let without = load(&UpstreamConfig {
+            label_noise: None,
+            ..config
+        })
+        .unwrap();
+        assert_eq!(data.splits.val, without.splits.val);
+        assert_eq!(data.splits.test, without.splits.test);
     }
 
     #[test]
     fn a_class_map_names_classes_or_is_refused_with_the_valid_ones() {
-        let (data, config) =
-            upstream("label_noise = 0.5\nnoise = \"asymmetric\"\nnoise_map = { 0 = \"1\" }");
-        let (noisy, record) = data.train_set(&config, 1).unwrap();
-        let clean = data
-            .train_set(
-                &UpstreamConfig {
-                    label_noise: None,
-                    ..config.clone()
-                },
-                1,
-            )
-            .unwrap()
-            .0;
+        let config = config("label_noise = 0.5\nnoise = \"asymmetric\"\nnoise_map = { 0 = \"1\" }");
+        let data = load(&config).unwrap();
+        let (noisy, record, clean) = noisy_and_clean(&data, &config);
         for (new, old) in noisy.labels.iter().zip(&clean.labels) {
             assert!(new == old || (*old, *new) == (0, 1), "{old} → {new}");
         }
         assert!(record.unwrap().label_noise.unwrap().flipped > 0);
-        let (data, config) =
-            upstream("label_noise = 0.5\nnoise = \"asymmetric\"\nnoise_map = { zebra = \"1\" }");
-        let error = data.train_set(&config, 1).unwrap_err().to_string();
+        // Refused as the data loads, before any run could train on it.
+        let bad = config_with_map("zebra");
+        let error = load(&bad).err().unwrap().to_string();
         assert!(
             error.contains("noise_map") && error.contains("zebra"),
             "{error}"
         );
+    }
+
+    fn config_with_map(class: &str) -> UpstreamConfig {
+        config(&format!(
+            "label_noise = 0.5\nnoise = \"asymmetric\"\nnoise_map = {{ {class} = \"1\" }}"
+        ))
     }
 }

@@ -12,7 +12,6 @@ use crate::trace;
 pub fn plan(config: &SweepConfig, progress: bool) -> Result<(Upstream, Vec<PlannedRun>)> {
     trace::phase("load-data", &config.name);
     let upstream = Upstream::load(&config.upstream, &config.base_dir(), config.seed, progress)?;
-    upstream.check_noise_map(&config.upstream)?;
     let runs = expand(config, upstream.input).map_err(|e| match e {
         plateau_models::ModelError::Invalid { field, message } => config.error_in(&field, message),
         other => config.error_in("grid", other),
