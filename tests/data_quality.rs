@@ -1,6 +1,8 @@
-//! Label noise as a sweep axis, through the binary: each noisy run records how many labels were
+//! Data quality as sweep axes, through the binary: each noisy run records how many labels were
 //! corrupted and how many changed, the numbers are the same in a second sweep (a pure function of
-//! the data seed), the clean run records nothing, and the fits split one curve per noise rate.
+//! the data seed), the clean run records nothing, and the fits split one curve per noise rate;
+//! deduplication counts planted copies; pruning keeps the same count per class by EL2N and at
+//! random, scores once per sweep and reads the scores back on resume.
 
 use std::path::Path;
 use std::process::Command;
@@ -31,6 +33,11 @@ label_noise = [0.0, 0.4]
 "#;
 
 fn sweep(config: &Path, out: &Path) -> Vec<serde_json::Value> {
+    sweep_saying(config, out).0
+}
+
+/// The sweep's rows, sorted by run id, and what it said on stderr.
+fn sweep_saying(config: &Path, out: &Path) -> (Vec<serde_json::Value>, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_plateau"))
         .arg("sweep")
         .arg(config)
@@ -38,14 +45,11 @@ fn sweep(config: &Path, out: &Path) -> Vec<serde_json::Value> {
         .arg(out)
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+    assert!(output.status.success(), "{stderr}");
     let mut rows = result_rows(&out.join("noise"));
     rows.sort_by_key(|r| r["run_id"].as_str().unwrap().to_string());
-    rows
+    (rows, stderr)
 }
 
 #[test]
@@ -157,4 +161,61 @@ depth = [1]
     assert_eq!(data["test_copies_dropped"], 2, "{data}");
     // 48 unique training images, a quarter held out for validation.
     assert_eq!(data["examples"], 36, "{data}");
+}
+
+#[test]
+fn pruning_keeps_as_many_per_class_by_el2n_as_at_random_and_scores_once() {
+    let work = tempfile::tempdir().unwrap();
+    let config = work.path().join("prune.toml");
+    let text = CONFIG
+        .replace("width = [8, 16, 24]", "width = [8]")
+        .replace(
+            "label_noise = [0.0, 0.4]",
+            "prune = [\"none\", \"el2n\", \"random\"]\nkeep = [0.3, 0.6]",
+        )
+        .replace(
+            "test_examples = 200",
+            "test_examples = 200\nprune_scorer = { preset = \"mixer-tiny-p4\", width = 8, depth = 1, epochs = 1, seeds = 2 }",
+        );
+    std::fs::write(&config, text).unwrap();
+    let out = work.path().join("out");
+    let (rows, said) = sweep_saying(&config, &out);
+    // The unpruned point is one run, whatever the fractions; EL2N and random at each fraction.
+    assert_eq!(rows.len(), 5, "{rows:?}");
+    let pruning = |metric: &str, keep: f64| -> &serde_json::Value {
+        rows.iter()
+            .find(|r| r["config"]["prune"] == metric && r["config"]["keep"].as_f64() == Some(keep))
+            .map(|r| &r["training_data"])
+            .unwrap_or_else(|| panic!("no {metric} run at {keep}: {rows:?}"))
+    };
+    let none = rows
+        .iter()
+        .find(|r| r["config"]["prune"] == "none")
+        .unwrap();
+    assert!(none["config"].get("keep").is_none() && none.get("training_data").is_none());
+    for keep in [0.3, 0.6] {
+        let (el2n, random) = (pruning("el2n", keep), pruning("random", keep));
+        assert_eq!(el2n["pruning"]["kept_end"], "hard");
+        assert_eq!(el2n["pruning"]["before"], 500);
+        assert_eq!(el2n["examples"], el2n["pruning"]["after"]);
+        assert_eq!(el2n["examples"], random["examples"], "{el2n} {random}");
+        let after = el2n["examples"].as_f64().unwrap();
+        assert!((after / 500.0 - keep).abs() < 0.02, "{el2n}");
+    }
+    // One scoring pass for both fractions; its file is read back by a second invocation, which
+    // trains nothing and scores nothing.
+    let files: Vec<_> = std::fs::read_dir(out.join("noise/pruning"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_eq!(
+        said.matches("scoring 500 training examples").count(),
+        1,
+        "{said}"
+    );
+    let (again, said) = sweep_saying(&config, &out);
+    assert_eq!(again, rows);
+    assert!(!said.contains("scoring"), "{said}");
 }

@@ -335,6 +335,39 @@ fn cases() -> Vec<Case> {
             },
         },
         Case {
+            what: "pruning fraction out of range",
+            args: |s| {
+                s.sweep(s.config_with(
+                    "depth = [1]",
+                    "depth = [1]\nprune = [\"random\"]\nkeep = [0.5, 1.5]",
+                ))
+            },
+        },
+        Case {
+            what: "unknown pruning metric",
+            args: |s| {
+                s.sweep(s.config_with("depth = [1]", "depth = [1]\nprune = [\"forgetting\"]"))
+            },
+        },
+        Case {
+            what: "EL2N pruning without a scorer",
+            args: |s| {
+                s.sweep(s.config_with(
+                    "depth = [1]",
+                    "depth = [1]\nprune = [\"el2n\"]\nkeep = [0.5]",
+                ))
+            },
+        },
+        Case {
+            what: "pruning scorer preset that does not exist",
+            args: |s| {
+                s.sweep(s.config_with(
+                    "image_size = 16",
+                    "image_size = 16\nprune = \"el2n\"\nkeep = 0.5\nprune_scorer = { preset = \"resnet-9000\" }",
+                ))
+            },
+        },
+        Case {
             what: "truncated resume checkpoint",
             args: |s| {
                 let config = s.config_with("", "");

@@ -58,3 +58,34 @@ fn seeds_vary_fastest_in_the_fashion_mnist_grid() {
     assert_eq!(runs[1].0, "efb3f30345e9");
     assert_eq!(runs[23].0, "e09555afd086");
 }
+
+#[test]
+fn unpruned_runs_keep_the_ids_they_had_before_pruning_was_swept() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/data-quality.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let plan = |text: &str| {
+        let config = plateau_train::SweepConfig::parse(&path, text, &[]).unwrap();
+        plateau_train::plan(&config, false).unwrap().1
+    };
+    let with_pruning = plan(&text);
+    let without: String = text
+        .lines()
+        .filter(|line| !line.starts_with("prune") && !line.starts_with("keep"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    let without = plan(&without);
+    // 4 widths × 2 noise rates × {none, el2n, random}: the `none` point once, not once per `keep`.
+    assert_eq!((with_pruning.len(), without.len()), (24, 8));
+    let unpruned: Vec<&str> = with_pruning
+        .iter()
+        .filter(|run| run.axes["prune"] == "none")
+        .map(|run| run.id.as_str())
+        .collect();
+    let before: Vec<&str> = without.iter().map(|run| run.id.as_str()).collect();
+    assert_eq!(unpruned, before);
+    assert!(
+        with_pruning
+            .iter()
+            .all(|run| run.axes.contains_key("keep") == (run.axes["prune"] != "none"))
+    );
+}

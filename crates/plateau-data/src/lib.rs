@@ -19,6 +19,7 @@ pub mod fetch;
 pub mod formats;
 pub mod noise;
 pub mod own;
+pub mod prune;
 pub mod registry;
 pub mod split;
 pub mod transform;

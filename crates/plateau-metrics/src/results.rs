@@ -43,10 +43,10 @@ pub struct DownstreamResult {
 }
 
 /// The training data a run actually saw, where a data-quality setting (label noise,
-/// deduplication) changed it.
+/// deduplication, pruning) changed it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainingData {
-    /// Training examples after subsetting.
+    /// Training examples the run trained on: after deduplication, subsetting and pruning.
     pub examples: usize,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label_noise: Option<LabelNoise>,
@@ -56,6 +56,22 @@ pub struct TrainingData {
     pub duplicates_dropped: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_copies_dropped: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pruning: Option<Pruning>,
+}
+
+/// Pruning as applied: the metric, the fraction asked for and the examples it left.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Pruning {
+    /// `el2n` or `random`.
+    pub metric: String,
+    pub keep: f64,
+    /// For a score: which end was kept (`hard` or `easy`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept_end: Option<String>,
+    /// Examples before and after pruning (their ratio is the fraction actually kept).
+    pub before: usize,
+    pub after: usize,
 }
 
 /// Label noise as applied: the asked rate and kind, and what it did.

@@ -55,7 +55,8 @@ pub use run::train::{RunContext, train};
 pub use sweep::axes::meanings as axis_meanings;
 pub use sweep::config::{
     ConfigError, Dedup, DownstreamConfig, FinetuneConfig, GridEntry, Layers, NoiseKind,
-    OptimizerKind, Schedule, SweepConfig, TrainConfig, UpstreamConfig,
+    OptimizerKind, PruneKeep, PruneMetric, Schedule, ScorerConfig, SweepConfig, TrainConfig,
+    UpstreamConfig,
 };
 pub use sweep::folders::sweep_dir;
 pub use sweep::inputs::{load_downstream, plan};

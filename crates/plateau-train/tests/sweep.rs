@@ -151,6 +151,7 @@ fn resumes_from_inside_an_epoch(grid: &str) {
     let ctx = RunContext {
         upstream: &upstream,
         downstream: &downstream,
+        el2n_scores: None,
         backend: Backend::Flex,
         run_dir: run_dir.clone(),
         progress: ProgressMode::Off,

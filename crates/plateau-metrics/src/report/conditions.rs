@@ -1,7 +1,8 @@
 //! The report's section per condition axis (label noise, …): upstream and downstream accuracy
 //! against parameters, one curve per family and value, each with its size law, and what the
 //! condition costs in size: how many parameters each value needs to match the best run of the
-//! first value (the cleanest, when values are noise rates).
+//! reference curve: the unpruned one (`none`) where there is one, else the first value (the
+//! cleanest, when values are noise rates).
 
 use rayon::prelude::*;
 
@@ -35,7 +36,8 @@ pub fn per_condition(
             "<h2>Accuracy against size, per {label}</h2><p>One curve per family and {label}, \
              each with its size law <code>err = a·params^(−b) + c</code> (all runs of the curve; \
              {RESAMPLES} resamples). The table reads off what the {label} costs in size: the \
-             parameters each curve needs to match the best run of its family at the first value.\
+             parameters each curve needs to match the best run of its family's reference curve (the \
+             unpruned one where there is one, else the first value).\
              </p><div class=\"plots\">",
             label = escape(axis.label)
         ));
@@ -67,7 +69,7 @@ pub fn per_condition(
                 None => "upstream".to_string(),
                 Some((task, shots)) => format!("{task} {shots}-shot"),
             };
-            html.push_str(&plot(&fits, &what));
+            html.push_str(&plot(&fits, axis.name, &what));
             tables.push_str(&cost_table(&fits, axis.name, &what));
         }
         html.push_str("</div>");
@@ -77,7 +79,7 @@ pub fn per_condition(
 }
 
 /// Accuracy against parameters: each curve's runs and its fitted law.
-fn plot(fits: &[SeriesFit], what: &str) -> String {
+fn plot(fits: &[SeriesFit], axis: &str, what: &str) -> String {
     let mut series = Vec::new();
     for fit in fits {
         let accuracy: Vec<(f64, f64)> = fit
@@ -94,13 +96,21 @@ fn plot(fits: &[SeriesFit], what: &str) -> String {
             .map(|x| (x, 1.0 - fit.fit.law.predict(x)))
             .filter(|p| p.1.is_finite())
             .collect();
-        // "mixer 0.4": the legend column is narrow, and the axis is in the section's title.
-        let values: Vec<&str> = fit
+        // "mixer 0.4": the legend column is narrow, and the axis is in the section's title;
+        // other conditions that split the curve are named ("mixer el2n keep=0.5").
+        let mut values: Vec<String> = fit
             .series
             .condition
             .iter()
-            .map(|(_, v)| v.as_str())
+            .map(|(k, v)| {
+                if k == axis {
+                    v.clone()
+                } else {
+                    format!("{k}={v}")
+                }
+            })
             .collect();
+        values.sort_by_key(|v| v.contains('='));
         let name = format!(
             "{} {}",
             fit.series.family.as_deref().unwrap_or(""),
@@ -119,15 +129,20 @@ fn plot(fits: &[SeriesFit], what: &str) -> String {
     )
 }
 
-/// Per family: the best error at the first value, and the parameters each value's law needs for it.
+/// Per family: the best error of the reference curve, and the parameters each curve's law needs
+/// for it.
 fn cost_table(fits: &[SeriesFit], axis: &str, what: &str) -> String {
+    // The curve's value of this axis, and of any other condition that splits it.
     let value_of = |fit: &SeriesFit| {
-        fit.series
-            .condition
-            .iter()
-            .find(|(k, _)| k == axis)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
+        let condition = &fit.series.condition;
+        match condition.as_slice() {
+            [(k, v)] if k == axis => v.clone(),
+            _ => {
+                let pairs: Vec<String> =
+                    condition.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                pairs.join(" ")
+            }
+        }
     };
     let mut families: Vec<&str> = fits
         .iter()
@@ -135,7 +150,7 @@ fn cost_table(fits: &[SeriesFit], axis: &str, what: &str) -> String {
         .collect();
     families.dedup();
     let mut html = format!(
-        "<table><tr><th>{what}: family</th><th>{axis}</th><th>best error at the first value</th>\
+        "<table><tr><th>{what}: family</th><th>{axis}</th><th>best error of the reference</th>\
          <th>parameters needed for it</th><th>largest run</th></tr>"
     );
     for family in families {
@@ -143,7 +158,16 @@ fn cost_table(fits: &[SeriesFit], axis: &str, what: &str) -> String {
             .iter()
             .filter(|f| f.series.family.as_deref() == Some(family))
             .collect();
-        let Some(base) = curves.first() else { continue };
+        // An unpruned curve is what pruned ones are measured against.
+        let unpruned = curves.iter().find(|c| {
+            c.series
+                .condition
+                .iter()
+                .any(|(k, v)| k == "prune" && v == "none")
+        });
+        let Some(base) = unpruned.or(curves.first()) else {
+            continue;
+        };
         let best = base
             .series
             .points

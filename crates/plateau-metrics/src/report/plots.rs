@@ -104,10 +104,23 @@ fn range(values: impl Iterator<Item = f64>, axis: Axis) -> (f64, f64) {
     }
 }
 
-/// Size of a plot, and the width of its legend column to the right of the plotting area (a
-/// legend inside would cover points).
-const WIDTH: u32 = 660;
-const LEGEND: u32 = 150;
+/// Width of the plotting area, and of the legend column to its right (a legend inside would
+/// cover points): wide enough for the longest name, within bounds.
+const PLOT_WIDTH: u32 = 510;
+const LEGEND_MIN: u32 = 150;
+const LEGEND_MAX: u32 = 320;
+/// About the width of one legend character at 13 px, and the space before the text.
+const CHAR_WIDTH: u32 = 7;
+const LEGEND_TEXT_X: u32 = 26;
+
+fn legend_width(series: &[Series]) -> u32 {
+    let longest = series
+        .iter()
+        .map(|s| s.name.chars().count())
+        .max()
+        .unwrap_or(0) as u32;
+    (LEGEND_TEXT_X + CHAR_WIDTH * longest).clamp(LEGEND_MIN, LEGEND_MAX)
+}
 
 /// A scatter plot; on log and linear x axes each series' points are joined in x order.
 pub fn scatter(
@@ -120,9 +133,11 @@ pub fn scatter(
 ) -> String {
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, 380)).into_drawing_area();
+        let legend_width = legend_width(series);
+        let root =
+            SVGBackend::with_string(&mut svg, (PLOT_WIDTH + legend_width, 380)).into_drawing_area();
         let _ = root.fill(&WHITE);
-        let (plot, legend) = root.split_horizontally(WIDTH - LEGEND);
+        let (plot, legend) = root.split_horizontally(PLOT_WIDTH);
         let points = || series.iter().flat_map(|s| s.points.iter().copied());
         let (x0, x1) = range(points().map(|p| p.0), x);
         let (y0, y1) = range(points().map(|p| p.1), y);
@@ -235,6 +250,7 @@ fn draw_series<'a, X, Y>(
 /// The legend, in its own column beside the plot: one line per named series.
 fn draw_legend(area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>, series: &[Series]) {
     let mut y = 50;
+    let fits = ((legend_width(series) - LEGEND_TEXT_X) / CHAR_WIDTH) as usize;
     for (s, colour) in series.iter().zip(colours(series)) {
         if s.name.is_empty() {
             continue;
@@ -260,8 +276,12 @@ fn draw_legend(area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>, serie
                 }),
             Kind::Band => area.draw(&Rectangle::new([(4, y - 5), (20, y + 5)], BAND.filled())),
         };
-        let name: String = s.name.chars().take(20).collect();
-        let _ = area.draw(&Text::new(name, (26, y - 7), ("sans-serif", 13)));
+        let name: String = s.name.chars().take(fits).collect();
+        let _ = area.draw(&Text::new(
+            name,
+            (LEGEND_TEXT_X as i32, y - 7),
+            ("sans-serif", 13),
+        ));
         y += 20;
     }
 }

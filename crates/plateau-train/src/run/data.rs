@@ -160,6 +160,7 @@ impl Upstream {
             label_noise: None,
             duplicates_dropped: self.dropped.map(|d| d.0),
             test_copies_dropped: self.dropped.map(|d| d.1),
+            pruning: None,
         };
         let Some(rate) = config.label_noise.filter(|r| *r > 0.0) else {
             return Ok((set, self.dropped.is_some().then_some(record)));

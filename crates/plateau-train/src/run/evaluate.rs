@@ -31,3 +31,20 @@ pub(crate) fn evaluate(
         loss_sum / set.len().max(1) as f64,
     )
 }
+
+/// The model's logits on every image of `set`, row-major `[n, classes]`, in the set's order.
+pub(crate) fn logits_of(
+    model: &Model,
+    set: &ImageSet,
+    batch_size: usize,
+    device: &Device,
+) -> Vec<f32> {
+    let indices: Vec<usize> = (0..set.len()).collect();
+    let mut all = Vec::with_capacity(set.len() * set.num_classes());
+    for batch in indices.chunks(batch_size) {
+        let (images, _) = batch_tensors(set, batch, None, device);
+        let logits = model.forward(images).into_data();
+        all.extend(logits.iter::<f32>());
+    }
+    all
+}

@@ -6,6 +6,7 @@
 //! - `train.rs`: the loop, start to summary.
 //! - `data.rs`: upstream splits and downstream tasks, loaded at the model's input.
 //! - `step.rs` + `schedule.rs`: the optimizer step and the learning rate.
+//! - `pruning.rs`: random and EL2N pruning of the training set.
 //! - `evaluate.rs`: accuracy and loss on a labelled set.
 //! - `checkpoint.rs`: resume checkpoints and the `model.safetensors` export.
 //! - `metrics_log.rs` + `summary.rs`: what the run's folder records.
@@ -16,6 +17,7 @@ pub(crate) mod data;
 pub(crate) mod evaluate;
 pub(crate) mod measure;
 pub(crate) mod metrics_log;
+pub(crate) mod pruning;
 pub(crate) mod schedule;
 pub(crate) mod spec;
 pub(crate) mod step;

@@ -17,6 +17,7 @@ use crate::run::data::{DownstreamTask, Upstream};
 use crate::run::evaluate::evaluate;
 use crate::run::measure::MEASUREMENTS;
 use crate::run::metrics_log::open_metrics;
+use crate::run::pruning::prune;
 use crate::run::schedule::learning_rate;
 use crate::run::step::{build_optimizer, loss_function, train_step};
 use crate::run::summary::{RunSummary, write_summary};
@@ -31,6 +32,9 @@ use crate::trace;
 pub struct RunContext<'a> {
     pub upstream: &'a Upstream,
     pub downstream: &'a [DownstreamTask],
+    /// The EL2N scores of the run's training set, when it prunes by them (the sweep's
+    /// `scoring.rs` computes them before the run).
+    pub el2n_scores: Option<&'a [f32]>,
     pub backend: Backend,
     pub run_dir: PathBuf,
     pub progress: ProgressMode,
@@ -59,6 +63,7 @@ pub fn train(run: &PlannedRun, ctx: &RunContext) -> Result<RunSummary> {
     train_device.seed(spec.seed);
 
     let (train_set, training_data) = ctx.upstream.train_set(&spec.upstream, spec.data_seed)?;
+    let (train_set, training_data) = prune(spec, train_set, training_data, ctx.el2n_scores)?;
     let batch_size = spec.train.batch_size.min(train_set.len());
     let steps_per_epoch = train_set.len().div_ceil(batch_size);
     let total_steps = match (spec.train.steps, spec.train.epochs) {

@@ -9,6 +9,7 @@ use plateau_metrics::axes::{AxisMeaning, AxisRole};
 use serde_json::Value;
 
 use crate::run::spec::RunSpec;
+use crate::sweep::sections::PruneMetric;
 
 /// The values an axis takes in a config.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -17,6 +18,8 @@ pub(crate) enum Values {
     Integers,
     /// Numbers (`lr = [1e-3, 3e-3]`).
     Numbers,
+    /// Names from a fixed list (`prune = ["none", "el2n"]`).
+    Names(&'static [&'static str]),
 }
 
 pub(crate) struct Axis {
@@ -27,7 +30,7 @@ pub(crate) struct Axis {
 }
 
 /// Every axis, outermost loop first.
-pub(crate) const AXES: [Axis; 9] = [
+pub(crate) const AXES: [Axis; 11] = [
     Axis {
         meaning: meaning("width", AxisRole::Size, "width"),
         values: Values::Integers,
@@ -55,6 +58,19 @@ pub(crate) const AXES: [Axis; 9] = [
         meaning: meaning("label_noise", AxisRole::Condition, "label noise"),
         values: Values::Numbers,
         apply: |spec, v| spec.upstream.label_noise = Some(number(v)),
+    },
+    Axis {
+        meaning: meaning("prune", AxisRole::Condition, "pruning"),
+        values: Values::Names(&PruneMetric::NAMES),
+        apply: |spec, v| {
+            let name = v.as_str().expect("parsed as a name axis");
+            spec.upstream.prune = PruneMetric::from_name(name);
+        },
+    },
+    Axis {
+        meaning: meaning("keep", AxisRole::Condition, "kept fraction"),
+        values: Values::Numbers,
+        apply: |spec, v| spec.upstream.keep = Some(number(v)),
     },
     Axis {
         meaning: meaning("lr", AxisRole::Tuned, "learning rate"),

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 pub use crate::sweep::grid::GridEntry;
 use crate::sweep::overrides::apply_override;
 pub use crate::sweep::sections::{
-    Dedup, DownstreamConfig, FinetuneConfig, Layers, NoiseKind, OptimizerKind, Schedule,
-    TrainConfig, UpstreamConfig,
+    Dedup, DownstreamConfig, FinetuneConfig, Layers, NoiseKind, OptimizerKind, PruneKeep,
+    PruneMetric, Schedule, ScorerConfig, TrainConfig, UpstreamConfig,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -201,6 +201,7 @@ impl SweepConfig {
             }
             _ => {}
         }
+        self.validate_pruning(&invalid)?;
         if self.grid.is_empty() {
             return Err(invalid(
                 "grid",
@@ -279,5 +280,69 @@ impl SweepConfig {
             }
         }
         Ok(())
+    }
+
+    /// Fractions kept lie in (0, 1]; pruning has a fraction; EL2N has a scorer that exists.
+    fn validate_pruning(
+        &self,
+        invalid: &dyn Fn(&str, String) -> ConfigError,
+    ) -> Result<(), ConfigError> {
+        let up = &self.upstream;
+        let keep_ok = |keep: f64| keep > 0.0 && keep <= 1.0;
+        let keep_message = |keep: f64| {
+            format!("{keep} must lie in (0, 1]: the fraction of training examples kept")
+        };
+        if let Some(keep) = up.keep.filter(|k| !keep_ok(*k)) {
+            return Err(invalid("upstream.keep", keep_message(keep)));
+        }
+        let mut wants_scorer = up.prune == Some(PruneMetric::El2n);
+        for (i, entry) in self.grid.iter().enumerate() {
+            let keeps = entry.axis("keep").unwrap_or_default();
+            if let Some(bad) = keeps
+                .iter()
+                .map(|v| v.as_f64().unwrap_or(f64::NAN))
+                .find(|k| !keep_ok(*k))
+            {
+                return Err(invalid(&format!("grid[{i}].keep"), keep_message(bad)));
+            }
+            let metrics: Vec<&str> = match entry.axis("prune") {
+                Some(values) => values.iter().filter_map(|v| v.as_str()).collect(),
+                None => up.prune.map(PruneMetric::name).into_iter().collect(),
+            };
+            wants_scorer |= metrics.contains(&"el2n");
+            let prunes = metrics.iter().any(|m| *m != "none");
+            if prunes && keeps.is_empty() && up.keep.is_none() {
+                return Err(invalid(
+                    &format!("grid[{i}].keep"),
+                    "pruning needs the fraction of training examples to keep: add `keep = [0.5]` \
+                     to this entry, or `keep = 0.5` to [upstream]"
+                        .into(),
+                ));
+            }
+        }
+        match &up.prune_scorer {
+            None if wants_scorer => Err(invalid(
+                "upstream.prune_scorer",
+                "EL2N pruning needs a model to score examples, e.g. prune_scorer = { preset = \
+                 \"mixer-tiny-p4\", width = 32, epochs = 2, seeds = 2 }"
+                    .into(),
+            )),
+            Some(scorer) => {
+                plateau_models::preset(&scorer.preset)
+                    .map_err(|e| invalid("upstream.prune_scorer.preset", e.to_string()))?;
+                if scorer.epochs == 0
+                    || scorer.seeds == 0
+                    || scorer.width == Some(0)
+                    || scorer.depth == Some(0)
+                {
+                    return Err(invalid(
+                        "upstream.prune_scorer",
+                        "epochs, seeds, width and depth must be at least 1".into(),
+                    ));
+                }
+                Ok(())
+            }
+            None => Ok(()),
+        }
     }
 }

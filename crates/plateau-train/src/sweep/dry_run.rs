@@ -3,8 +3,10 @@
 use anyhow::Result;
 
 use crate::run::data::Upstream;
+use crate::run::spec::run_id;
 use crate::sweep::config::SweepConfig;
 use crate::sweep::plan::PlannedRun;
+use crate::sweep::scoring::scorer_specs_of;
 
 pub(crate) fn print_plan(
     config: &SweepConfig,
@@ -18,11 +20,10 @@ pub(crate) fn print_plan(
     let mut total = 0.0;
     for run in runs {
         let cost = run.spec.model.cost(&run.spec.input)?;
-        let examples = run
-            .spec
-            .upstream
-            .train_examples
-            .unwrap_or(upstream.splits.train.len()) as f64;
+        let up = &run.spec.upstream;
+        let examples = up.train_examples.unwrap_or(upstream.splits.train.len()) as f64;
+        // Pruning trains on about `keep` of them.
+        let examples = examples * up.keep.unwrap_or(1.0);
         let images = match (run.spec.train.steps, run.spec.train.epochs) {
             (Some(steps), _) => (steps * run.spec.train.batch_size) as f64,
             (None, Some(epochs)) => epochs as f64 * examples,
@@ -39,11 +40,57 @@ pub(crate) fn print_plan(
             train_flops / 1e15
         );
     }
+    let scoring = scoring_flops(upstream, runs)?;
+    if scoring.passes > 0 {
+        println!(
+            "EL2N scoring: {} pass(es), {} scorer run(s), {:.6} PFLOPs",
+            scoring.passes,
+            scoring.runs,
+            scoring.flops / 1e15
+        );
+    }
     println!(
         "{} runs of sweep {}; estimated training compute {:.4} PFLOPs",
         runs.len(),
         config.name,
-        total / 1e15
+        (total + scoring.flops) / 1e15
     );
     Ok(())
+}
+
+struct ScoringCompute {
+    passes: usize,
+    runs: usize,
+    flops: f64,
+}
+
+/// The compute of the EL2N scoring passes the runs need: each scorer's training, and its
+/// forward pass over the training set.
+fn scoring_flops(upstream: &Upstream, runs: &[PlannedRun]) -> Result<ScoringCompute> {
+    let mut seen = std::collections::HashSet::new();
+    let mut compute = ScoringCompute {
+        passes: 0,
+        runs: 0,
+        flops: 0.0,
+    };
+    for run in runs {
+        let Some(scorers) = scorer_specs_of(&run.spec)? else {
+            continue;
+        };
+        if !seen.insert(run_id(&scorers[0])) {
+            continue;
+        }
+        compute.passes += 1;
+        for scorer in &scorers {
+            let cost = scorer.model.cost(&scorer.input)?.flops as f64;
+            let examples = scorer
+                .upstream
+                .train_examples
+                .unwrap_or(upstream.splits.train.len()) as f64;
+            let epochs = scorer.train.epochs.unwrap_or(1) as f64;
+            compute.runs += 1;
+            compute.flops += (3.0 * epochs + 1.0) * cost * examples;
+        }
+    }
+    Ok(compute)
 }

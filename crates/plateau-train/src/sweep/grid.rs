@@ -79,6 +79,7 @@ fn fits(kind: Values, value: &Value) -> bool {
     match kind {
         Values::Integers => value.is_u64(),
         Values::Numbers => value.is_number(),
+        Values::Names(names) => value.as_str().is_some_and(|v| names.contains(&v)),
     }
 }
 
@@ -146,6 +147,18 @@ impl<'de> Deserialize<'de> for GridEntry {
                                     if let Some(bad) = v.iter().find(|x| !x.is_finite()) {
                                         return Err(de::Error::custom(format!(
                                             "`{name}` values must be finite numbers, not {bad}"
+                                        )));
+                                    }
+                                    v.into_iter().map(Value::from).collect()
+                                }
+                                Values::Names(names) => {
+                                    let v: Vec<String> = map.next_value()?;
+                                    if let Some(bad) =
+                                        v.iter().find(|x| !names.contains(&x.as_str()))
+                                    {
+                                        return Err(de::Error::custom(format!(
+                                            "`{name}` values are {}, not {bad:?}",
+                                            names.join(", ")
                                         )));
                                     }
                                     v.into_iter().map(Value::from).collect()

@@ -7,7 +7,8 @@
 //! - `axes.rs`: the table of sweep axes, each declared once.
 //! - `plan.rs`: grid expansion into run specs and their ids; `dry_run.rs` prints it.
 //! - `inputs.rs`: the data every run reads, loaded once and checked before anything trains.
-//! - `runner.rs`: the loop over runs; `options.rs`: how it is run.
+//! - `runner.rs`: the loop over runs; `options.rs`: how it is run; `scoring.rs`: the EL2N
+//!   scores that pruned runs need, computed once per sweep before them.
 //! - `run_process.rs`: the protocol between a sweep and its run processes; `one_run.rs`: a run
 //!   trained in this process or as a run process.
 //! - `record.rs`: a run's result row; `folders.rs`: output folders, their locks and the
@@ -29,6 +30,7 @@ pub(crate) mod reconcile;
 pub(crate) mod record;
 pub(crate) mod run_process;
 pub(crate) mod runner;
+pub(crate) mod scoring;
 pub(crate) mod sections;
 pub(crate) mod source;
 pub(crate) mod timing;

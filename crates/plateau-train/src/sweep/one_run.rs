@@ -18,6 +18,7 @@ use crate::sweep::options::SweepOptions;
 use crate::sweep::plan::PlannedRun;
 use crate::sweep::progress::ProgressMode;
 use crate::sweep::run_process::{RunEnd, SweepLink, record_failure};
+use crate::sweep::scoring::{Scoring, scores_for};
 
 pub(crate) fn train_in_process(
     run: &PlannedRun,
@@ -28,16 +29,21 @@ pub(crate) fn train_in_process(
     run_dir: &Path,
     stop: &AtomicBool,
 ) -> RunEnd {
-    let ctx = RunContext {
-        upstream,
-        downstream,
-        backend,
-        run_dir: run_dir.to_path_buf(),
-        progress,
-        sweep: None,
-        stop,
+    let train_it = || {
+        let scores = scores_of(run, upstream, run_dir, backend, &progress, stop)?;
+        let ctx = RunContext {
+            upstream,
+            downstream,
+            el2n_scores: scores.as_deref(),
+            backend,
+            run_dir: run_dir.to_path_buf(),
+            progress: progress.clone(),
+            sweep: None,
+            stop,
+        };
+        train(run, &ctx)
     };
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| train(run, &ctx))) {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(train_it)) {
         Ok(Ok(summary)) => RunEnd::Summary(summary),
         Ok(Err(error)) => match cause_of(&error) {
             (why, true) => RunEnd::Environment(why),
@@ -45,6 +51,26 @@ pub(crate) fn train_in_process(
         },
         Err(panic) => RunEnd::Summary(RunSummary::failed(panic_message(&panic))),
     }
+}
+
+/// The EL2N scores `run` prunes by: read from its sweep's folder, or computed there first.
+fn scores_of(
+    run: &PlannedRun,
+    upstream: &Upstream,
+    run_dir: &Path,
+    backend: Backend,
+    progress: &ProgressMode,
+    stop: &AtomicBool,
+) -> Result<Option<Vec<f32>>> {
+    let scoring = Scoring {
+        sweep_dir: run_dir.parent().unwrap_or(Path::new(".")),
+        upstream,
+        backend,
+        progress: progress.clone(),
+        stop,
+        say: &|line| eprintln!("{line}"),
+    };
+    scores_for(&run.spec, &scoring)
 }
 
 /// Why a run stopped with `error`, and whether the machine's storage is to blame (then the
@@ -111,9 +137,18 @@ fn train_planned(
         )
     })?;
     let downstream = load_downstream(config, &upstream, false)?;
+    let scores = scores_of(
+        run,
+        &upstream,
+        run_dir,
+        options.backend,
+        &options.progress,
+        stop,
+    )?;
     let ctx = RunContext {
         upstream: &upstream,
         downstream: &downstream,
+        el2n_scores: scores.as_deref(),
         backend: options.backend,
         run_dir: run_dir.to_path_buf(),
         progress: options.progress.clone(),

@@ -27,7 +27,14 @@ impl PlannedRun {
             .preset
             .clone()
             .unwrap_or_else(|| self.spec.model.family().to_string());
-        let axes: Vec<String> = self.axes.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let axes: Vec<String> = self
+            .axes
+            .iter()
+            .map(|(k, v)| match v {
+                serde_json::Value::String(text) => format!("{k}={text}"),
+                other => format!("{k}={other}"),
+            })
+            .collect();
         format!("{name} {}", axes.join(" ")).trim().to_string()
     }
 }
@@ -44,6 +51,7 @@ pub fn grid_size(config: &SweepConfig) -> usize {
 /// Every run of the sweep, in grid order. `input` is the dataset's (channels, size, classes).
 pub fn expand(config: &SweepConfig, input: InputSpec) -> Result<Vec<PlannedRun>, ModelError> {
     let mut runs = Vec::new();
+    let mut planned = std::collections::HashSet::new();
     for (index, entry) in config.grid.iter().enumerate() {
         let base = match (&entry.preset, &entry.model) {
             (Some(name), _) => plateau_models::preset(name)?.config(),
@@ -68,6 +76,7 @@ pub fn expand(config: &SweepConfig, input: InputSpec) -> Result<Vec<PlannedRun>,
             for (axis, value) in &point {
                 (axis.apply)(&mut spec, value);
             }
+            spec.upstream = spec.upstream.without_unused_pruning();
             spec.model.validate(&spec.input).map_err(|e| match e {
                 ModelError::Invalid { field, message } => ModelError::Invalid {
                     field: format!("grid[{index}] {field}"),
@@ -77,13 +86,16 @@ pub fn expand(config: &SweepConfig, input: InputSpec) -> Result<Vec<PlannedRun>,
             })?;
             let axes = point
                 .iter()
+                // A fraction kept means nothing to an unpruned run.
+                .filter(|(axis, _)| axis.meaning.name != "keep" || spec.upstream.keep.is_some())
                 .map(|(axis, value)| (axis.meaning.name.to_string(), (*value).clone()))
                 .collect();
-            runs.push(PlannedRun {
-                id: run_id(&spec),
-                spec,
-                axes,
-            });
+            let id = run_id(&spec);
+            // The unpruned point of `prune × keep` comes once per fraction: train it once.
+            if !planned.insert(id.clone()) {
+                continue;
+            }
+            runs.push(PlannedRun { id, spec, axes });
         }
     }
     Ok(runs)

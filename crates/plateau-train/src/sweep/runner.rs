@@ -25,6 +25,7 @@ use crate::sweep::progress::{Milestone, ProgressMode, SweepProgress};
 use crate::sweep::reconcile::reconcile;
 use crate::sweep::record::{describe, result_row};
 use crate::sweep::run_process::{RunEnd, ask_to_stop, let_train, start_run, watch_run};
+use crate::sweep::scoring::{Scoring, scores_for};
 use crate::sweep::timing::SweepTiming;
 use crate::trace;
 
@@ -43,6 +44,33 @@ pub struct SweepOutcome {
     /// The latest row of every planned run recorded as failed, by this invocation or an
     /// earlier one (`--rerun-failed` retries them).
     pub failed: Vec<ResultRow>,
+}
+
+/// Computes the EL2N scores the runs to train need, once each, before any of them starts (a
+/// run process then reads them from the sweep folder).
+fn score_for_pruning(
+    todo: &[&PlannedRun],
+    upstream: &crate::run::data::Upstream,
+    dir: &std::path::Path,
+    options: &SweepOptions,
+    progress: &SweepProgress,
+    stop: &AtomicBool,
+) -> Result<()> {
+    let scoring = Scoring {
+        sweep_dir: dir,
+        upstream,
+        backend: options.backend,
+        progress: match options.progress {
+            ProgressMode::Off => ProgressMode::Off,
+            _ => progress.run_mode(),
+        },
+        stop,
+        say: &|line| progress.log(line),
+    };
+    for run in todo {
+        scores_for(&run.spec, &scoring)?;
+    }
+    Ok(())
 }
 
 /// Runs the sweep.
@@ -101,6 +129,7 @@ pub fn run_sweep(
     };
     let started = Instant::now();
     let progress = SweepProgress::new(options.chatty(), &config.name, todo.len());
+    score_for_pruning(&todo, &upstream, &dir, options, &progress, stop)?;
     // At most one run trains at a time. With overlap, the next run's process starts early (it
     // loads its data, then waits) and trains as soon as the previous run's training is over,
     // beside that run's last validation, test and probes: those leave a core idle for most

@@ -56,6 +56,114 @@ pub struct UpstreamConfig {
     /// training image or to a test image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dedup: Option<Dedup>,
+    /// Prune the training set (also the grid axis `prune`): `"none"`, `"el2n"` or `"random"`.
+    /// Pruning comes last, after the subset and the label noise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prune: Option<PruneMetric>,
+    /// The fraction of training examples pruning keeps, in (0, 1] (also the grid axis `keep`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep: Option<f64>,
+    /// The model that scores examples for `prune = "el2n"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prune_scorer: Option<ScorerConfig>,
+    /// Which examples EL2N pruning keeps: `"hard"` (the default; best when data is plentiful)
+    /// or `"easy"` (best when it is scarce; Sorscher et al. 2022).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prune_keep: Option<PruneKeep>,
+}
+
+impl UpstreamConfig {
+    /// The same data settings without the pruning settings a run does not use: an unpruned
+    /// run's id does not change with the scorer, nor a random one's with `prune_keep`.
+    pub fn without_unused_pruning(mut self) -> Self {
+        match self.prune {
+            None | Some(PruneMetric::None) => {
+                self.prune = None;
+                self.keep = None;
+                self.prune_scorer = None;
+                self.prune_keep = None;
+            }
+            Some(PruneMetric::Random) => {
+                self.prune_scorer = None;
+                self.prune_keep = None;
+            }
+            Some(PruneMetric::El2n) => {}
+        }
+        self
+    }
+}
+
+/// How examples are chosen for pruning (see plateau-data's `prune.rs`).
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PruneMetric {
+    None,
+    /// Keep by EL2N score of a briefly trained scorer (Paul et al. 2021).
+    El2n,
+    /// Keep a seeded random share of each class.
+    Random,
+}
+
+impl PruneMetric {
+    pub const NAMES: [&str; 3] = ["none", "el2n", "random"];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PruneMetric::None => "none",
+            PruneMetric::El2n => "el2n",
+            PruneMetric::Random => "random",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "none" => Some(PruneMetric::None),
+            "el2n" => Some(PruneMetric::El2n),
+            "random" => Some(PruneMetric::Random),
+            _ => None,
+        }
+    }
+}
+
+/// Which end of the EL2N order pruning keeps.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PruneKeep {
+    #[default]
+    Hard,
+    Easy,
+}
+
+impl PruneKeep {
+    pub fn name(self) -> &'static str {
+        match self {
+            PruneKeep::Hard => "hard",
+            PruneKeep::Easy => "easy",
+        }
+    }
+}
+
+/// The scorer of EL2N pruning: a preset (at a width and depth), trained `epochs` on the training set
+/// with the sweep's recipe, once per seed `0..seeds`; its scores are averaged over the seeds.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ScorerConfig {
+    pub preset: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub depth: Option<usize>,
+    #[serde(default = "default_scorer_epochs")]
+    pub epochs: usize,
+    #[serde(default = "default_scorer_seeds")]
+    pub seeds: u64,
+}
+
+fn default_scorer_epochs() -> usize {
+    2
+}
+fn default_scorer_seeds() -> u64 {
+    2
 }
 
 /// How duplicate images are found.
