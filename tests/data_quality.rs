@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use common::result_rows;
+use common::{fitted_conditions, result_rows};
 
 mod common;
 
@@ -81,34 +81,8 @@ fn noisy_runs_record_what_the_noise_did_and_the_same_noise_comes_back() {
     };
     assert_eq!(noise(&first), noise(&second));
     // One size law per noise rate.
-    let fit = Command::new(env!("CARGO_BIN_EXE_plateau"))
-        .arg("fit")
-        .arg(work.path().join("a").join("noise"))
-        .args([
-            "--x",
-            "params",
-            "--points",
-            "all",
-            "--bootstrap",
-            "0",
-            "--format",
-            "json",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        fit.status.success(),
-        "{}",
-        String::from_utf8_lossy(&fit.stderr)
-    );
-    let fits: serde_json::Value = serde_json::from_slice(&fit.stdout).unwrap();
-    let conditions: Vec<String> = fits["fits"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["condition"]["label_noise"].to_string())
-        .collect();
-    assert_eq!(conditions, ["\"0.0\"", "\"0.4\""], "{fits}");
+    let conditions = fitted_conditions(&work.path().join("a").join("noise"), "label_noise");
+    assert_eq!(conditions, ["\"0.0\"", "\"0.4\""]);
 }
 
 #[test]

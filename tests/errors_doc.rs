@@ -368,6 +368,37 @@ fn cases() -> Vec<Case> {
             },
         },
         Case {
+            what: "distillation without a teacher",
+            args: |s| s.sweep(s.config_with("depth = [1]", "depth = [1]\ndistill = [false, true]")),
+        },
+        Case {
+            what: "distillation teacher that is not in the grid",
+            args: |s| {
+                s.sweep(s.config_with(
+                    "depth = [1]",
+                    "depth = [1]\ndistill = [false, true]\n[distill]\nteacher = { preset = \"vit-tiny-p4\", width = 64 }",
+                ))
+            },
+        },
+        Case {
+            what: "distillation teacher folder that holds no run",
+            args: |s| {
+                s.sweep(s.config_with(
+                    "depth = [1]",
+                    "depth = [1]\ndistill = [true]\n[distill]\nteacher = { run_dir = \"runs/none\" }",
+                ))
+            },
+        },
+        Case {
+            what: "distillation temperature that is not positive",
+            args: |s| {
+                s.sweep(s.config_with(
+                    "depth = [1]",
+                    "depth = [1]\ndistill = [true]\ntemperature = [1.0, 0.0]\n[distill]\nteacher = { preset = \"mixer-tiny-p4\" }",
+                ))
+            },
+        },
+        Case {
             what: "truncated resume checkpoint",
             args: |s| {
                 let config = s.config_with("", "");

@@ -21,9 +21,11 @@ use plateau_train::trace::{MARKER, TRACE_ENV};
 
 mod common;
 
-/// Nine small runs of three epochs, probed on every layer: each run passes every phase. A
-/// cycle of aimed kills lets about two runs finish (they are fast), so nine leave work for
-/// all four cycles.
+/// Eleven small runs of three epochs, probed on every layer: each run passes every phase. A
+/// cycle of aimed kills lets about two runs finish (they are fast), so eleven leave work for
+/// all four cycles. Two of them are distilled from a third (which the plan puts first): a
+/// killed student reloads its teacher and resumes to the same numbers. Every batch is mixed
+/// (mixup), so a resume must also draw the same mixing weights.
 fn write_config(dir: &Path) -> PathBuf {
     write_config_with_epochs(dir, 3)
 }
@@ -45,6 +47,11 @@ lr = 1e-2
 batch_size = 50
 epochs = EPOCHS
 warmup_steps = 5
+augmentation = { mixup = 1.0 }
+[distill]
+teacher = { preset = "mixer-tiny-p4", width = 16, depth = 1, seed = 0 }
+temperature = 2.0
+ce_weight = 0.25
 [[downstream]]
 dataset = "synthetic"
 name = "probe"
@@ -58,6 +65,12 @@ preset = "mixer-tiny-p4"
 width = [8, 16]
 depth = [1]
 seed = [0, 1, 2]
+[[grid]]
+preset = "mixer-tiny-p4"
+width = [8]
+depth = [1]
+seed = [0, 1]
+distill = [true]
 [[grid]]
 preset = "vit-tiny-p4"
 width = [8]
@@ -212,7 +225,11 @@ fn a_sweep_killed_in_every_phase_resumes_to_the_uninterrupted_result() {
     let config = write_config(work.path());
     let straight = uninterrupted(&config, work.path());
     let expected = rows_by_id(&straight);
-    assert_eq!(expected.len(), 9);
+    assert_eq!(expected.len(), 11);
+    let distilled = expected
+        .values()
+        .filter(|row| !row["distillation"].is_null());
+    assert_eq!(distilled.count(), 2);
 
     // Each cycle targets the phases of the run in progress, in order; the report, which comes
     // only once every run is done, is hit last.

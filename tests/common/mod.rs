@@ -24,7 +24,32 @@ pub fn outcome(row: &serde_json::Value) -> serde_json::Value {
         "status": row["status"], "upstream": row["upstream"], "downstream": row["downstream"],
         "epochs": row["epochs"], "steps": row["steps"], "params": row["params"],
         "train_flops": row["train_flops"], "config": row["config"],
+        "distillation": row["distillation"],
     })
+}
+
+/// The value of condition `axis` of each curve `plateau fit --x params` fits to the sweep in
+/// `sweep_dir`, as JSON text (`"0.4"`), in the order printed.
+pub fn fitted_conditions(sweep_dir: &Path, axis: &str) -> Vec<String> {
+    let fit = std::process::Command::new(env!("CARGO_BIN_EXE_plateau"))
+        .arg("fit")
+        .arg(sweep_dir)
+        .args(["--x", "params", "--points", "all", "--bootstrap", "0"])
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        fit.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fit.stderr)
+    );
+    let fits: serde_json::Value = serde_json::from_slice(&fit.stdout).unwrap();
+    fits["fits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["condition"][axis].to_string())
+        .collect()
 }
 
 pub use plateau_data::formats::npy::encode as npy;

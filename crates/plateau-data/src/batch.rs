@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::dataset::ImageSet;
 
 /// Training-time augmentation; the default does nothing.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Augmentation {
     /// Random crop of the image padded by this many pixels on every side (0: no crop).
@@ -20,11 +20,31 @@ pub struct Augmentation {
     /// Mirror left–right with probability 1/2 (not for digits or text).
     #[serde(default)]
     pub horizontal_flip: bool,
+    /// Mixup (Zhang et al. 2018): each batch becomes `λ·x + (1 − λ)·x'`, `x'` the batch rolled
+    /// by one, with `λ ~ Beta(mixup, mixup)` drawn per batch, and the loss mixes the two
+    /// label sets alike. `1.0` (λ uniform) is what big_vision distils with; 0 is off.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub mixup: f64,
+}
+
+fn is_zero(value: &f64) -> bool {
+    *value == 0.0
 }
 
 impl Augmentation {
+    /// Whether images reach the model as they are (mixup works on the batch tensor, not here).
     pub fn is_identity(&self) -> bool {
         self.crop_padding == 0 && !self.horizontal_flip
+    }
+
+    /// The mixing weight of one batch, from the epoch's augmentation stream; `None` without
+    /// mixup.
+    pub fn mixup_weight(&self, rng: &mut ChaCha8Rng) -> Option<f64> {
+        if self.mixup <= 0.0 {
+            return None;
+        }
+        let beta = rand_distr::Beta::new(self.mixup, self.mixup).expect("validated: mixup > 0");
+        Some(rng.sample(beta))
     }
 }
 
@@ -132,6 +152,7 @@ mod tests {
         let flip = Augmentation {
             crop_padding: 0,
             horizontal_flip: true,
+            mixup: 0.0,
         };
         let mut seen = std::collections::HashSet::new();
         let mut rng = ChaCha8Rng::seed_from_u64(0);
@@ -148,6 +169,7 @@ mod tests {
         let crop = Augmentation {
             crop_padding: 1,
             horizontal_flip: false,
+            mixup: 0.0,
         };
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let mut any_shifted = false;

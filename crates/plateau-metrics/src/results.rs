@@ -60,6 +60,24 @@ pub struct TrainingData {
     pub pruning: Option<Pruning>,
 }
 
+/// What a distilled run learnt from, and how closely it follows its teacher on the upstream
+/// test split.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Distillation {
+    /// The teacher's run id (or `weights-<hash>` of an external teacher).
+    pub teacher_run: String,
+    pub teacher_params: u64,
+    pub teacher_flops_per_image: u64,
+    /// The teacher's accuracy on this run's upstream test split.
+    pub teacher_test_accuracy: f64,
+    pub temperature: f64,
+    pub ce_weight: f64,
+    /// Share of test images where student and teacher predict the same class.
+    pub agreement: f64,
+    /// Mean `KL(teacher ‖ student)` over the test images, at temperature 1.
+    pub kl: f64,
+}
+
 /// Pruning as applied: the metric, the fraction asked for and the examples it left.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Pruning {
@@ -115,6 +133,9 @@ pub struct ResultRow {
     /// Set when a data-quality setting (label noise) changed the training data.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub training_data: Option<TrainingData>,
+    /// Set for a distilled run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distillation: Option<Distillation>,
 }
 
 /// `results.jsonl` and `results.csv` in a sweep folder.
@@ -283,6 +304,7 @@ mod tests {
             epochs: 1,
             steps: 10,
             training_data: None,
+            distillation: None,
         }
     }
 

@@ -169,6 +169,7 @@ mod tests {
             epochs: 1,
             steps: 1,
             training_data: None,
+            distillation: None,
         }
     }
 

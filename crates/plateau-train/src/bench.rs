@@ -13,7 +13,7 @@ use plateau_models::{InputSpec, ModelConfig};
 use serde::Serialize;
 
 use crate::Backend;
-use crate::run::step::{build_optimizer, loss_function, train_step};
+use crate::run::step::{Objective, build_optimizer, loss_function, train_step};
 use crate::sweep::sections::{OptimizerKind, TrainConfig};
 
 /// What to measure and how often.
@@ -105,7 +105,7 @@ pub fn bench_model(
                 .take()
                 .expect("the model is put back after every step"),
             &mut optimizer,
-            &loss_fn,
+            &Objective::Labels(&loss_fn),
             Tensor::from_data(images.clone(), &train_device),
             Tensor::from_data(labels.clone(), &train_device),
             train.lr,

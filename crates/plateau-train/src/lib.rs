@@ -49,14 +49,14 @@ pub mod trace;
 pub use backend::{Backend, BackendError};
 pub use run::checkpoint::{read_burnpack, read_safetensors};
 pub use run::data::{DownstreamTask, Upstream};
-pub use run::spec::{RunSpec, run_id};
+pub use run::spec::{DistillSpec, RunSpec, run_id};
 pub use run::summary::{RunSummary, read_summary};
 pub use run::train::{RunContext, train};
 pub use sweep::axes::meanings as axis_meanings;
 pub use sweep::config::{
-    ConfigError, Dedup, DownstreamConfig, FinetuneConfig, GridEntry, Layers, NoiseKind,
-    OptimizerKind, PruneKeep, PruneMetric, Schedule, ScorerConfig, SweepConfig, TrainConfig,
-    UpstreamConfig,
+    ConfigError, Dedup, DistillConfig, DownstreamConfig, FinetuneConfig, GridEntry, Layers,
+    NoiseKind, OptimizerKind, PruneKeep, PruneMetric, Schedule, ScorerConfig, SweepConfig,
+    TeacherConfig, TrainConfig, UpstreamConfig,
 };
 pub use sweep::folders::sweep_dir;
 pub use sweep::inputs::{load_downstream, plan};

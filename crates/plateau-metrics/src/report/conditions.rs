@@ -4,17 +4,12 @@
 //! reference curve: the unpruned one (`none`) where there is one, else the first value (the
 //! cleanest, when values are noise rates).
 
-use rayon::prelude::*;
-
 use super::escape;
 use super::plots::{Axis, Kind, Series, scatter};
+use super::size_curves::{RESAMPLES, accuracy_and_law, size_fits, target_name, targets};
 use crate::axes::{AxisMeaning, AxisRole};
-use crate::fit::study::{Query, SeriesFit, XAxis, fit_series, number, series_from_rows};
-use crate::fit::{BootstrapOptions, PointSet};
+use crate::fit::study::{SeriesFit, number};
 use crate::results::ResultRow;
-
-/// Resamples for these fits: their curves and point answers are shown, not their intervals.
-const RESAMPLES: usize = 50;
 
 pub fn per_condition(
     rows: &[ResultRow],
@@ -22,7 +17,11 @@ pub fn per_condition(
     tasks: &[(String, usize)],
 ) -> String {
     let mut html = String::new();
-    for axis in axes.iter().filter(|a| a.role == AxisRole::Condition) {
+    // Distillation has a section of its own (`distill.rs`).
+    let conditions = axes
+        .iter()
+        .filter(|a| a.role == AxisRole::Condition && a.name != "distill");
+    for axis in conditions {
         let mut values: Vec<String> = rows
             .iter()
             .filter_map(|r| r.config.get(axis.name).map(|v| v.to_string()))
@@ -42,33 +41,12 @@ pub fn per_condition(
             label = escape(axis.label)
         ));
         let mut tables = String::new();
-        let targets = std::iter::once(None).chain(tasks.iter().map(|(t, s)| Some((t.clone(), *s))));
-        for target in targets {
-            let query = Query {
-                x: XAxis::Params,
-                task: target.as_ref().map(|t| t.0.clone()),
-                shots: target.as_ref().map(|t| t.1),
-                point_set: PointSet::All,
-                boot: BootstrapOptions {
-                    resamples: RESAMPLES,
-                    ..BootstrapOptions::default()
-                },
-                ..Query::default()
-            };
-            let Ok(all) = series_from_rows(rows, &query, axes) else {
-                continue;
-            };
-            let fits: Vec<SeriesFit> = all
-                .into_par_iter()
-                .filter_map(|s| fit_series(vec![s], &query).ok()?.pop())
-                .collect();
+        for target in targets(tasks) {
+            let fits = size_fits(rows, axes, &target, |_| true);
             if fits.is_empty() {
                 continue;
             }
-            let what = match &target {
-                None => "upstream".to_string(),
-                Some((task, shots)) => format!("{task} {shots}-shot"),
-            };
+            let what = target_name(&target);
             html.push_str(&plot(&fits, axis.name, &what));
             tables.push_str(&cost_table(&fits, axis.name, &what));
         }
@@ -82,20 +60,7 @@ pub fn per_condition(
 fn plot(fits: &[SeriesFit], axis: &str, what: &str) -> String {
     let mut series = Vec::new();
     for fit in fits {
-        let accuracy: Vec<(f64, f64)> = fit
-            .series
-            .points
-            .iter()
-            .map(|&(x, e)| (x, 1.0 - e))
-            .collect();
-        let (low, high) = accuracy.iter().fold((f64::INFINITY, 0.0f64), |(a, b), p| {
-            (a.min(p.0), b.max(p.0))
-        });
-        let curve: Vec<(f64, f64)> = (0..=30)
-            .map(|i| low * (high / low).powf(i as f64 / 30.0))
-            .map(|x| (x, 1.0 - fit.fit.law.predict(x)))
-            .filter(|p| p.1.is_finite())
-            .collect();
+        let (accuracy, curve) = accuracy_and_law(fit);
         // "mixer 0.4": the legend column is narrow, and the axis is in the section's title;
         // other conditions that split the curve are named ("mixer el2n keep=0.5").
         let mut values: Vec<String> = fit

@@ -3,8 +3,10 @@
 
 mod compute;
 mod conditions;
+mod distill;
 mod plots;
 mod sections;
+mod size_curves;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -274,6 +276,11 @@ pub fn render(name: &str, rows: &[ResultRow], axes: &[AxisMeaning]) -> String {
         html.push_str(&sections::downstream_against_size(&families, &tasks));
         html.push_str(&sections::layer_wise(&families, &tasks));
     }
+    html.push_str(&distill::distilled_against_scratch(
+        rows,
+        axes,
+        &largest_shots_of(&ok),
+    ));
     html.push_str(&conditions::per_condition(
         rows,
         axes,
@@ -390,6 +397,7 @@ mod tests {
             epochs: 1,
             steps: 1,
             training_data: None,
+            distillation: None,
         }
     }
 

@@ -5,7 +5,9 @@
 //! - `spec.rs`: the resolved spec of a run and its id.
 //! - `train.rs`: the loop, start to summary.
 //! - `data.rs`: upstream splits and downstream tasks, loaded at the model's input.
-//! - `step.rs` + `schedule.rs`: the optimizer step and the learning rate.
+//! - `step.rs` + `schedule.rs`: the optimizer step and the learning rate; `distill.rs`: the
+//!   distillation loss, the teacher and the student–teacher comparison; `mixup.rs`: mixup on
+//!   a batch and its mixed labels.
 //! - `pruning.rs`: random and EL2N pruning of the training set.
 //! - `evaluate.rs`: accuracy and loss on a labelled set.
 //! - `checkpoint.rs`: resume checkpoints and the `model.safetensors` export.
@@ -14,9 +16,11 @@
 
 pub(crate) mod checkpoint;
 pub(crate) mod data;
+pub(crate) mod distill;
 pub(crate) mod evaluate;
 pub(crate) mod measure;
 pub(crate) mod metrics_log;
+pub(crate) mod mixup;
 pub(crate) mod pruning;
 pub(crate) mod schedule;
 pub(crate) mod spec;

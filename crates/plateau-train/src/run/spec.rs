@@ -25,6 +25,24 @@ pub struct RunSpec {
     /// `plateau features`; not part of the id, so a study can move with its data).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_dir: Option<std::path::PathBuf>,
+    /// Set for a run that learns from a teacher instead of (or besides) the labels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distill: Option<DistillSpec>,
+}
+
+/// How a distilled run learns: from which teacher, at which temperature, with how much of the
+/// labels' cross-entropy.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct DistillSpec {
+    /// The teacher's identity: its run id in this sweep, or `weights-<hash>` of an external
+    /// teacher's `model.safetensors`. Part of the run id: another teacher means other runs.
+    pub teacher: String,
+    /// An external teacher's run folder (absolute; not part of the id, so a study can move).
+    /// `None`: the teacher is the run `teacher` of this sweep, beside this run's folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teacher_dir: Option<std::path::PathBuf>,
+    pub temperature: f64,
+    pub ce_weight: f64,
 }
 
 impl RunSpec {
@@ -40,6 +58,10 @@ impl RunSpec {
 pub fn run_id(spec: &RunSpec) -> String {
     let identity = RunSpec {
         config_dir: None,
+        distill: spec.distill.clone().map(|d| DistillSpec {
+            teacher_dir: None,
+            ..d
+        }),
         ..spec.clone()
     };
     let json = serde_json::to_vec(&identity).expect("run specs serialise");

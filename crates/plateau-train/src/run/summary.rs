@@ -30,6 +30,9 @@ pub struct RunSummary {
     /// The training data as changed by a data-quality setting (label noise), when one did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub training_data: Option<plateau_metrics::results::TrainingData>,
+    /// Set for a distilled run: its teacher and how closely it follows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distillation: Option<plateau_metrics::results::Distillation>,
 }
 
 impl RunSummary {
@@ -47,6 +50,7 @@ impl RunSummary {
             steps: 0,
             seconds: Default::default(),
             training_data: None,
+            distillation: None,
         }
     }
 }

@@ -14,12 +14,14 @@ use plateau_metrics::results::{RunStatus, UpstreamResult};
 use crate::Backend;
 use crate::run::checkpoint::{self, EpochPosition, TrainState};
 use crate::run::data::{DownstreamTask, Upstream};
+use crate::run::distill::{compare_with_teacher, load_teacher};
 use crate::run::evaluate::evaluate;
 use crate::run::measure::MEASUREMENTS;
 use crate::run::metrics_log::open_metrics;
+use crate::run::mixup::{Labels, mix};
 use crate::run::pruning::prune;
 use crate::run::schedule::learning_rate;
-use crate::run::step::{build_optimizer, loss_function, train_step};
+use crate::run::step::{Objective, build_optimizer, loss_function, train_step};
 use crate::run::summary::{RunSummary, write_summary};
 use crate::sweep::folders::lock_run_dir;
 use crate::sweep::plan::PlannedRun;
@@ -88,6 +90,18 @@ pub fn train(run: &PlannedRun, ctx: &RunContext) -> Result<RunSummary> {
         progress::announce(Milestone::Ready);
         sweep.wait_to_train();
     }
+    // Loaded once the sweep lets this run train: by then a teacher of this sweep has finished
+    // training, and this waits for its export if that is still being written.
+    let teacher = load_teacher(spec, &ctx.run_dir, ctx.backend, ctx.stop)?;
+    let objective = match &teacher {
+        None => Objective::Labels(&loss_fn),
+        Some(teacher) => Objective::Distill {
+            teacher: &teacher.model,
+            temperature: teacher.spec.temperature,
+            ce_weight: teacher.spec.ce_weight,
+            ce: &loss_fn,
+        },
+    };
     let progress = RunProgress::new(&ctx.progress, &run.label(), total_steps, state.step);
     let metrics = open_metrics(&ctx.run_dir, state.epoch)?;
     // Once, when the last epoch's steps are done (before the loop if a resumed run had
@@ -138,19 +152,25 @@ pub fn train(run: &PlannedRun, ctx: &RunContext) -> Result<RunSummary> {
                 spec.train.schedule,
             );
             let (images, labels) = timed(&mut seconds.batches, || {
-                batch_tensors(
+                let (images, labels) = batch_tensors(
                     &train_set,
                     batch,
                     Some((&spec.train.augmentation, &mut augment_rng)),
                     &train_device,
-                )
+                );
+                // Mixed after the crops and flips; a teacher then sees the mixed batch too.
+                match spec.train.augmentation.mixup_weight(&mut augment_rng) {
+                    Some(weight) => mix(images, labels, weight),
+                    None => (images, Labels::from(labels)),
+                }
             });
             // The loss is read inside the timed span: on a GPU that read is where the queued
             // work is waited for.
             let read_loss = state.step % LOSS_EVERY == 0 || state.step + 1 == total_steps;
             let loss_value;
             (model, loss_value) = timed(&mut seconds.steps, || {
-                let (model, loss) = train_step(model, &mut optimizer, &loss_fn, images, labels, lr);
+                let (model, loss) =
+                    train_step(model, &mut optimizer, &objective, images, labels, lr);
                 (model, read_loss.then(|| loss.into_scalar::<f32>() as f64))
             });
             if let Some(value) = loss_value {
@@ -254,6 +274,17 @@ pub fn train(run: &PlannedRun, ctx: &RunContext) -> Result<RunSummary> {
             &device,
         )
     });
+    let distillation = teacher.as_ref().map(|teacher| {
+        timed(&mut seconds.test, || {
+            compare_with_teacher(
+                &eval_model,
+                teacher,
+                &ctx.upstream.splits.test,
+                spec.train.eval_batch_size,
+                &device,
+            )
+        })
+    });
     trace::phase("probe", &run.id);
     let mut downstream = Vec::new();
     for measurement in MEASUREMENTS {
@@ -278,6 +309,7 @@ pub fn train(run: &PlannedRun, ctx: &RunContext) -> Result<RunSummary> {
         steps: state.step,
         seconds,
         training_data,
+        distillation,
     };
     trace::phase("summary", &run.id);
     write_summary(&ctx.run_dir, &summary)?;
@@ -298,6 +330,7 @@ fn diverged(run_dir: &Path, state: &TrainState, seconds: PhaseSeconds, why: Stri
         steps: state.step,
         seconds,
         training_data: None,
+        distillation: None,
     };
     let _ = write_summary(run_dir, &summary);
     summary

@@ -20,6 +20,8 @@ pub(crate) enum Values {
     Numbers,
     /// Names from a fixed list (`prune = ["none", "el2n"]`).
     Names(&'static [&'static str]),
+    /// `true` or `false` (`distill = [false, true]`).
+    Booleans,
 }
 
 pub(crate) struct Axis {
@@ -30,7 +32,7 @@ pub(crate) struct Axis {
 }
 
 /// Every axis, outermost loop first.
-pub(crate) const AXES: [Axis; 11] = [
+pub(crate) const AXES: [Axis; 14] = [
     Axis {
         meaning: meaning("width", AxisRole::Size, "width"),
         values: Values::Integers,
@@ -71,6 +73,38 @@ pub(crate) const AXES: [Axis; 11] = [
         meaning: meaning("keep", AxisRole::Condition, "kept fraction"),
         values: Values::Numbers,
         apply: |spec, v| spec.upstream.keep = Some(number(v)),
+    },
+    // `distill` comes before `temperature` and `ce_weight`: a run it turns off ignores them.
+    Axis {
+        meaning: meaning("distill", AxisRole::Condition, "distillation"),
+        values: Values::Booleans,
+        apply: |spec, v| {
+            if !v.as_bool().expect("parsed as a boolean axis") {
+                spec.distill = None;
+            }
+        },
+    },
+    Axis {
+        meaning: meaning(
+            "temperature",
+            AxisRole::Condition,
+            "distillation temperature",
+        ),
+        values: Values::Numbers,
+        apply: |spec, v| {
+            if let Some(distill) = &mut spec.distill {
+                distill.temperature = number(v);
+            }
+        },
+    },
+    Axis {
+        meaning: meaning("ce_weight", AxisRole::Condition, "cross-entropy weight"),
+        values: Values::Numbers,
+        apply: |spec, v| {
+            if let Some(distill) = &mut spec.distill {
+                distill.ce_weight = number(v);
+            }
+        },
     },
     Axis {
         meaning: meaning("lr", AxisRole::Tuned, "learning rate"),

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 pub use crate::sweep::grid::GridEntry;
 use crate::sweep::overrides::apply_override;
 pub use crate::sweep::sections::{
-    Dedup, DownstreamConfig, FinetuneConfig, Layers, NoiseKind, OptimizerKind, PruneKeep,
-    PruneMetric, Schedule, ScorerConfig, TrainConfig, UpstreamConfig,
+    Dedup, DistillConfig, DownstreamConfig, FinetuneConfig, Layers, NoiseKind, OptimizerKind,
+    PruneKeep, PruneMetric, Schedule, ScorerConfig, TeacherConfig, TrainConfig, UpstreamConfig,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +41,9 @@ pub struct SweepConfig {
     pub downstream: Vec<DownstreamConfig>,
     /// One entry per model family or preset, each with its own axes.
     pub grid: Vec<GridEntry>,
+    /// The teacher of distilled runs (`distill = [false, true]` in a grid entry).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distill: Option<DistillConfig>,
     /// The file this config was read from, for error messages (not part of the config).
     #[serde(skip)]
     pub source: PathBuf,
@@ -167,6 +170,13 @@ impl SweepConfig {
                 format!("{} must be a positive number", t.lr),
             ));
         }
+        let mixup = t.augmentation.mixup;
+        if !(mixup >= 0.0 && mixup.is_finite()) {
+            return Err(invalid(
+                "train.augmentation.mixup",
+                format!("{mixup} must be 0 (off) or the positive α of Beta(α, α), e.g. 1.0"),
+            ));
+        }
         if !(0.0..1.0).contains(&t.label_smoothing) {
             return Err(invalid(
                 "train.label_smoothing",
@@ -202,6 +212,7 @@ impl SweepConfig {
             _ => {}
         }
         self.validate_pruning(&invalid)?;
+        self.validate_distillation(&invalid)?;
         if self.grid.is_empty() {
             return Err(invalid(
                 "grid",
@@ -277,6 +288,56 @@ impl SweepConfig {
                     &format!("downstream[{i}].layers"),
                     format!("{name:?}: use \"all\" or a list of layer names"),
                 ));
+            }
+        }
+        Ok(())
+    }
+
+    /// A `distill` axis has a `[distill]` table; temperatures are positive, CE weights in [0, 1].
+    fn validate_distillation(
+        &self,
+        invalid: &dyn Fn(&str, String) -> ConfigError,
+    ) -> Result<(), ConfigError> {
+        let temperature = |field: &str, t: f64| match t > 0.0 && t.is_finite() {
+            true => Ok(()),
+            false => Err(invalid(
+                field,
+                format!("{t} must be a positive number (the softmax temperature; 1 is plain)"),
+            )),
+        };
+        let weight = |field: &str, w: f64| match (0.0..=1.0).contains(&w) {
+            true => Ok(()),
+            false => Err(invalid(
+                field,
+                format!("{w} must lie in [0, 1]: the loss is ce_weight·CE + (1 − ce_weight)·T²·KL"),
+            )),
+        };
+        if let Some(distill) = &self.distill {
+            temperature("distill.temperature", distill.temperature)?;
+            weight("distill.ce_weight", distill.ce_weight)?;
+        }
+        for (i, entry) in self.grid.iter().enumerate() {
+            if entry.axis("distill").is_some() && self.distill.is_none() {
+                return Err(invalid(
+                    &format!("grid[{i}].distill"),
+                    "needs a [distill] table naming the teacher, e.g. [distill] teacher = { \
+                     preset = \"resnet-cifar\", width = 32, depth = 1, seed = 0 }"
+                        .into(),
+                ));
+            }
+            let values = |name: &str| -> Vec<f64> {
+                entry
+                    .axis(name)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|v| v.as_f64().unwrap_or(f64::NAN))
+                    .collect()
+            };
+            for t in values("temperature") {
+                temperature(&format!("grid[{i}].temperature"), t)?;
+            }
+            for w in values("ce_weight") {
+                weight(&format!("grid[{i}].ce_weight"), w)?;
             }
         }
         Ok(())

@@ -29,7 +29,9 @@ pub(crate) fn print_plan(
             (None, Some(epochs)) => epochs as f64 * examples,
             _ => 0.0,
         };
-        let train_flops = 3.0 * cost.flops as f64 * images;
+        // A student also runs its teacher forward on every image it trains on.
+        let teacher = teacher_flops(&run.spec, runs)?;
+        let train_flops = (3.0 * cost.flops as f64 + teacher) * images;
         total += train_flops;
         println!(
             "{:<12}  {:<40}  {:>12}  {:>10.4}  {:>14.6}",
@@ -56,6 +58,27 @@ pub(crate) fn print_plan(
         (total + scoring.flops) / 1e15
     );
     Ok(())
+}
+
+/// Forward FLOPs per image of `spec`'s teacher (0 for a run trained from scratch).
+fn teacher_flops(spec: &crate::run::spec::RunSpec, runs: &[PlannedRun]) -> Result<f64> {
+    let Some(distill) = &spec.distill else {
+        return Ok(0.0);
+    };
+    let teacher = match &distill.teacher_dir {
+        None => runs
+            .iter()
+            .find(|run| run.id == distill.teacher)
+            .map(|run| run.spec.clone()),
+        Some(dir) => {
+            let text = std::fs::read(dir.join("config.json"))?;
+            Some(serde_json::from_slice::<crate::run::spec::RunSpec>(&text)?)
+        }
+    };
+    Ok(match teacher {
+        Some(t) => t.model.cost(&t.input)?.flops as f64,
+        None => 0.0,
+    })
 }
 
 struct ScoringCompute {

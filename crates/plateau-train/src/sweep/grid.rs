@@ -80,6 +80,7 @@ fn fits(kind: Values, value: &Value) -> bool {
         Values::Integers => value.is_u64(),
         Values::Numbers => value.is_number(),
         Values::Names(names) => value.as_str().is_some_and(|v| names.contains(&v)),
+        Values::Booleans => value.is_boolean(),
     }
 }
 
@@ -149,6 +150,10 @@ impl<'de> Deserialize<'de> for GridEntry {
                                             "`{name}` values must be finite numbers, not {bad}"
                                         )));
                                     }
+                                    v.into_iter().map(Value::from).collect()
+                                }
+                                Values::Booleans => {
+                                    let v: Vec<bool> = map.next_value()?;
                                     v.into_iter().map(Value::from).collect()
                                 }
                                 Values::Names(names) => {

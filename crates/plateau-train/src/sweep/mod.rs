@@ -5,7 +5,8 @@
 //!   sections; `source.rs`: a `dataset` (a registry name or data of one's own); `grid.rs`: its
 //!   `[[grid]]` entries; `overrides.rs`: `--set`.
 //! - `axes.rs`: the table of sweep axes, each declared once.
-//! - `plan.rs`: grid expansion into run specs and their ids; `dry_run.rs` prints it.
+//! - `plan.rs`: grid expansion into run specs and their ids; `dry_run.rs` prints it;
+//!   `teacher.rs`: the teacher of distilled runs, found and checked as the grid is planned.
 //! - `inputs.rs`: the data every run reads, loaded once and checked before anything trains.
 //! - `runner.rs`: the loop over runs; `options.rs`: how it is run; `scoring.rs`: the EL2N
 //!   scores that pruned runs need, computed once per sweep before them.
@@ -33,4 +34,5 @@ pub(crate) mod runner;
 pub(crate) mod scoring;
 pub(crate) mod sections;
 pub(crate) mod source;
+pub(crate) mod teacher;
 pub(crate) mod timing;

@@ -14,6 +14,10 @@ pub(crate) fn result_row(
     backend: Backend,
 ) -> Result<ResultRow> {
     let cost = run.spec.model.cost(&run.spec.input)?;
+    let teacher_flops = summary
+        .distillation
+        .as_ref()
+        .map_or(0.0, |d| d.teacher_flops_per_image as f64);
     Ok(ResultRow {
         run_id: run.id.clone(),
         family: run.spec.model.family().to_string(),
@@ -22,7 +26,8 @@ pub(crate) fn result_row(
         model: serde_json::to_value(&run.spec.model)?,
         params: cost.params,
         flops_per_image: cost.flops,
-        train_flops: 3.0 * cost.flops as f64 * summary.images_seen as f64,
+        // A distilled run also pays its teacher's forward pass on every image.
+        train_flops: (3.0 * cost.flops as f64 + teacher_flops) * summary.images_seen as f64,
         backend: backend.name().to_string(),
         status: summary.status,
         error: summary.error.clone(),
@@ -33,6 +38,7 @@ pub(crate) fn result_row(
         epochs: summary.epochs,
         steps: summary.steps,
         training_data: summary.training_data.clone(),
+        distillation: summary.distillation.clone(),
     })
 }
 

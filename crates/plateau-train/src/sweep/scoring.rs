@@ -166,6 +166,7 @@ fn scorer_specs(spec: &RunSpec, scorer: &ScorerConfig) -> Result<Vec<RunSpec>> {
             seed,
             data_seed: spec.data_seed,
             config_dir: spec.config_dir.clone(),
+            distill: None,
         })
         .collect())
 }

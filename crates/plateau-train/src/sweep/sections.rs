@@ -201,6 +201,44 @@ fn default_test_fraction() -> f64 {
     0.2
 }
 
+/// `[distill]`: the teacher the runs of a `distill = [true]` grid entry learn from, and how.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DistillConfig {
+    pub teacher: TeacherConfig,
+    /// Softmax temperature T of the distillation loss `T²·KL(teacher/T ‖ student/T)` (also a
+    /// grid axis).
+    #[serde(default = "default_temperature")]
+    pub temperature: f64,
+    /// Weight of the cross-entropy on the labels, in [0, 1]: the loss is
+    /// `ce_weight·CE + (1 − ce_weight)·T²·KL` (default 0: pure distillation; also a grid axis).
+    #[serde(default)]
+    pub ce_weight: f64,
+}
+
+fn default_temperature() -> f64 {
+    1.0
+}
+
+/// Which model teaches.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(untagged, deny_unknown_fields)]
+pub enum TeacherConfig {
+    /// A point of this sweep's grid (not distilled itself), trained first like any run.
+    Point {
+        preset: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        width: Option<usize>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        depth: Option<usize>,
+        #[serde(default)]
+        seed: u64,
+    },
+    /// A finished run folder of another sweep (its `config.json` and `model.safetensors`),
+    /// relative to the config's folder.
+    RunDir { run_dir: PathBuf },
+}
+
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum OptimizerKind {

@@ -18,7 +18,7 @@ use crate::run::evaluate::evaluate;
 use crate::run::measure::Measurement;
 use crate::run::schedule::learning_rate;
 use crate::run::spec::RunSpec;
-use crate::run::step::train_step;
+use crate::run::step::{Objective, train_step};
 use crate::sweep::sections::{FinetuneConfig, Schedule};
 use crate::sweep::timing::PhaseSeconds;
 
@@ -89,7 +89,14 @@ fn finetune(
             let (images, labels) = batch_tensors(&task.pool, &indices, None, &train_device);
             let lr = learning_rate(config.lr, step, config.steps, warmup, Schedule::Cosine);
             let loss;
-            (model, loss) = train_step(model, &mut optimizer, &loss_fn, images, labels, lr);
+            (model, loss) = train_step(
+                model,
+                &mut optimizer,
+                &Objective::Labels(&loss_fn),
+                images,
+                labels,
+                lr,
+            );
             if step % 10 == 0 && !loss.into_scalar::<f32>().is_finite() {
                 eprintln!(
                     "  fine-tune on {} diverged at step {step}; no fine-tune result recorded",
