@@ -390,6 +390,15 @@ fn cases() -> Vec<Case> {
             },
         },
         Case {
+            what: "distillation temperature swept without distillation",
+            args: |s| {
+                s.sweep(s.config_with(
+                    "depth = [1]",
+                    "depth = [1]\ntemperature = [1.0, 2.0]\n[distill]\nteacher = { preset = \"mixer-tiny-p4\" }",
+                ))
+            },
+        },
+        Case {
             what: "distillation temperature that is not positive",
             args: |s| {
                 s.sweep(s.config_with(

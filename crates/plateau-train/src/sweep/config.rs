@@ -325,6 +325,17 @@ impl SweepConfig {
                         .into(),
                 ));
             }
+            // Only distilled runs have these: swept without `distill`, they would collapse.
+            for name in ["temperature", "ce_weight"] {
+                if entry.axis(name).is_some() && entry.axis("distill").is_none() {
+                    return Err(invalid(
+                        &format!("grid[{i}].{name}"),
+                        "sets how distilled runs learn, but this entry has no `distill` axis: \
+                         add `distill = [true]` (or `[false, true]`) to it"
+                            .into(),
+                    ));
+                }
+            }
             let values = |name: &str| -> Vec<f64> {
                 entry
                     .axis(name)
