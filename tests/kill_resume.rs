@@ -337,6 +337,37 @@ fn assert_resumes_to(config: &Path, killed: &Path, straight: &Path) {
             })
             .collect();
         assert_eq!(epochs, [1, 2, 3], "{id}: metrics.jsonl");
+        // The TensorBoard events parse and hold no step twice: one validation point per
+        // epoch, one test point, the same values as the uninterrupted run.
+        let events = |dir: &Path| {
+            plateau_store::read_scalars(&dir.join("tensorboard/events.out.tfevents.plateau"))
+                .unwrap_or_else(|e| panic!("{id}: no event file: {e}"))
+        };
+        let scalars = events(&run_dir);
+        let mut seen = std::collections::BTreeSet::new();
+        for s in &scalars {
+            assert!(
+                seen.insert((s.tag.clone(), s.step)),
+                "{id}: {} twice at {}",
+                s.tag,
+                s.step
+            );
+        }
+        let values = |all: &[plateau_store::Scalar], tag: &str| -> Vec<(i64, f32)> {
+            all.iter()
+                .filter(|s| s.tag == tag)
+                .map(|s| (s.step, s.value))
+                .collect()
+        };
+        let straight_events = events(&straight.join("crash").join(id));
+        for tag in ["val/accuracy", "test/accuracy", "train/loss"] {
+            assert_eq!(
+                values(&scalars, tag),
+                values(&straight_events, tag),
+                "{id}: {tag}"
+            );
+        }
+        assert_eq!(values(&scalars, "val/accuracy").len(), 3, "{id}");
         assert!(
             !run_dir.join("checkpoint").exists(),
             "{id}: checkpoint left"

@@ -4,7 +4,8 @@
 //! - [`write_atomic`]: a whole file replaced at once (temporary, fsync, rename, fsync the folder);
 //! - [`StagedDir`]: a folder filled beside its target and swapped in whole (checkpoints, datasets);
 //! - [`remove_stale_temporaries`]: what a killed writer left behind, removed on resume;
-//! - [`Jsonl`]: append-only JSON lines whose torn last line is detected and cut.
+//! - [`Jsonl`]: append-only JSON lines whose torn last line is detected and cut;
+//! - [`EventWriter`]: TensorBoard event files, cut to a resumed run's checkpoint before it appends.
 //!
 //! Errors name the path ([`StoreError`]) and keep the OS error's kind, so a caller can tell a
 //! full disk from a bug ([`environment_fault`]).
@@ -12,11 +13,13 @@
 mod atomic;
 mod environment;
 mod error;
+mod events;
 mod jsonl;
 mod staged;
 
 pub use atomic::{is_temporary, remove_stale_temporaries, sync_dir, write_atomic};
 pub use environment::{EnvironmentFault, environment_fault};
 pub use error::{Result, StoreError};
+pub use events::{EventWriter, Scalar, read_scalars};
 pub use jsonl::{Jsonl, Line};
 pub use staged::{StagedDir, current_or_previous, remove_replaced};

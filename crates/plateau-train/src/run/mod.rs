@@ -11,7 +11,8 @@
 //! - `pruning.rs`: random and EL2N pruning of the training set.
 //! - `evaluate.rs`: accuracy and loss on a labelled set.
 //! - `checkpoint.rs`: resume checkpoints and the `model.safetensors` export.
-//! - `metrics_log.rs` + `summary.rs`: what the run's folder records.
+//! - `metrics_log.rs` + `summary.rs`: what the run's folder records; `tensorboard.rs`: its
+//!   scalars as TensorBoard event files.
 //! - `measure/`: downstream measurements (few-shot probes, fine-tuning), one file each.
 
 pub(crate) mod checkpoint;
@@ -26,4 +27,5 @@ pub(crate) mod schedule;
 pub(crate) mod spec;
 pub(crate) mod step;
 pub(crate) mod summary;
+pub(crate) mod tensorboard;
 pub(crate) mod train;

@@ -23,6 +23,7 @@ use crate::run::pruning::prune;
 use crate::run::schedule::learning_rate;
 use crate::run::step::{Objective, build_optimizer, loss_function, train_step};
 use crate::run::summary::{RunSummary, write_summary};
+use crate::run::tensorboard::RunEvents;
 use crate::sweep::folders::lock_run_dir;
 use crate::sweep::plan::PlannedRun;
 use crate::sweep::progress::{self, Milestone, ProgressMode, RunProgress};
@@ -104,6 +105,7 @@ pub fn train(run: &PlannedRun, ctx: &RunContext) -> Result<RunSummary> {
     };
     let progress = RunProgress::new(&ctx.progress, &run.label(), total_steps, state.step);
     let metrics = open_metrics(&ctx.run_dir, state.epoch)?;
+    let mut events = RunEvents::open(&ctx.run_dir, state.step)?;
     // Once, when the last epoch's steps are done (before the loop if a resumed run had
     // finished them): its last validation, test and probes may run beside the next run.
     let announce_trained = || {
@@ -185,6 +187,7 @@ pub fn train(run: &PlannedRun, ctx: &RunContext) -> Result<RunSummary> {
                 loss_sum += value;
                 loss_reads += 1;
                 progress.loss(value);
+                events.train(state.step + 1, value, lr)?;
             }
             state.step += 1;
             state.images_seen += batch.len() as u64;
@@ -204,6 +207,7 @@ pub fn train(run: &PlannedRun, ctx: &RunContext) -> Result<RunSummary> {
                     loss_reads,
                 });
                 trace::phase("checkpoint", &run.id);
+                events.flush()?;
                 timed(&mut seconds.checkpoints, || {
                     checkpoint::save(&ctx.run_dir, &model, &optimizer, &state)
                 })?;
@@ -247,7 +251,9 @@ pub fn train(run: &PlannedRun, ctx: &RunContext) -> Result<RunSummary> {
             "train_seconds": state.train_seconds,
         });
         metrics.append(&line)?;
+        events.epoch(state.step, val_accuracy, val_loss)?;
         trace::phase("checkpoint", &run.id);
+        events.flush()?;
         timed(&mut seconds.checkpoints, || {
             checkpoint::save(&ctx.run_dir, &model, &optimizer, &state)
         })?;
@@ -293,6 +299,7 @@ pub fn train(run: &PlannedRun, ctx: &RunContext) -> Result<RunSummary> {
         })?;
         downstream.extend(results);
     }
+    events.finish(state.step, (test_accuracy, test_loss), &downstream)?;
     let summary = RunSummary {
         status: RunStatus::Ok,
         error: None,

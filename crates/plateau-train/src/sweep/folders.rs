@@ -161,3 +161,35 @@ pub(crate) fn stale_runs(dir: &Path, planned: &[PlannedRun]) -> Vec<String> {
         .filter(|id| planned.iter().all(|run| &run.id != id))
         .collect()
 }
+
+/// Where `tensorboard --logdir` finds a sweep's runs under readable names.
+pub(crate) const TENSORBOARD_DIR: &str = "tensorboard";
+
+/// `<sweep>/tensorboard/<label>` → `../<run-id>/tensorboard` for every planned run, so that
+/// `tensorboard --logdir <sweep>/tensorboard` names runs by their axes
+/// (`mixer-tiny-p4_depth=2_width=32`), not by their ids. Made anew on every invocation; a label
+/// two runs share gets the run id appended. (Unix only: elsewhere, use `--logdir <sweep>`.)
+pub(crate) fn link_tensorboard_names(dir: &Path, runs: &[PlannedRun]) -> Result<()> {
+    let links = dir.join(TENSORBOARD_DIR);
+    std::fs::create_dir_all(&links).with_context(|| links.display().to_string())?;
+    for entry in std::fs::read_dir(&links)?.flatten() {
+        if entry.file_type().is_ok_and(|t| t.is_symlink()) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    let name = |run: &PlannedRun| run.label().replace(' ', "_").replace(['/', '\\'], "-");
+    for run in runs {
+        let shared = runs.iter().filter(|other| name(other) == name(run)).count() > 1;
+        let link = match shared {
+            true => format!("{}_{}", name(run), run.id),
+            false => name(run),
+        };
+        let target = Path::new("..").join(&run.id).join(TENSORBOARD_DIR);
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(&target, links.join(&link))
+            .with_context(|| links.join(&link).display().to_string())?;
+        #[cfg(not(unix))]
+        let _ = (target, link);
+    }
+    Ok(())
+}

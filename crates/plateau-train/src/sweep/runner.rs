@@ -16,7 +16,9 @@ use crate::run::summary::RunSummary;
 use crate::sweep::axes;
 use crate::sweep::config::SweepConfig;
 use crate::sweep::dry_run::print_plan;
-use crate::sweep::folders::{TIMING_FILE, claim_dir, stale_runs, sweep_dir, write_record};
+use crate::sweep::folders::{
+    TIMING_FILE, claim_dir, link_tensorboard_names, stale_runs, sweep_dir, write_record,
+};
 use crate::sweep::inputs::{load_downstream, plan};
 use crate::sweep::one_run::train_in_process;
 use crate::sweep::options::{ChildCommand, SweepOptions};
@@ -88,6 +90,7 @@ pub fn run_sweep(
         return Ok(SweepOutcome::default());
     }
     let _lock = claim_dir(&dir, config)?;
+    link_tensorboard_names(&dir, &runs)?;
     // Fetch downstream data now, so no run waits on a download (children then find it on disk).
     let downstream = load_downstream(config, &upstream, options.chatty())?;
     let store = ResultsStore::new(&dir);
