@@ -11,7 +11,7 @@
 //! are averaged over the seeds. `<key>` hashes the scorers' specs, so runs with the same
 //! training set share one scoring pass, and a changed scorer or data scores anew.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
 use anyhow::{Context, Result, bail};
@@ -201,7 +201,7 @@ fn read_scores(file: &Path, examples: usize) -> Option<Vec<f32>> {
 }
 
 /// Trains one scorer, unless its folder holds a finished one; a stopped one resumes.
-fn train_scorer(spec: &RunSpec, id: &str, run_dir: &PathBuf, scoring: &Scoring) -> Result<()> {
+fn train_scorer(spec: &RunSpec, id: &str, run_dir: &Path, scoring: &Scoring) -> Result<()> {
     let finished = read_summary(run_dir).is_ok_and(|s| s.status == RunStatus::Ok)
         && run_dir.join("model.safetensors").is_file();
     if finished {
@@ -217,7 +217,7 @@ fn train_scorer(spec: &RunSpec, id: &str, run_dir: &PathBuf, scoring: &Scoring) 
         downstream: &[],
         el2n_scores: None,
         backend: scoring.backend,
-        run_dir: run_dir.clone(),
+        run_dir: run_dir.to_path_buf(),
         progress: scoring.progress.clone(),
         sweep: None,
         stop: scoring.stop,
@@ -241,6 +241,7 @@ mod tests {
     use crate::run::pruning::prune;
     use crate::sweep::config::SweepConfig;
     use plateau_data::ImageSet;
+    use std::path::PathBuf;
 
     fn spec_and_data(prune: &str) -> (RunSpec, Upstream) {
         let text = format!(
