@@ -25,6 +25,9 @@ pub struct AxisMeaning {
     pub name: &'static str,
     pub role: AxisRole,
     pub label: &'static str,
+    /// For a condition: the value other curves are measured against (`prune`'s `"none"`);
+    /// without one, the first value is.
+    pub reference: Option<&'static str>,
 }
 
 /// The meaning of `name` among `axes`; an axis nobody declared (results of a newer plateau)
@@ -57,6 +60,7 @@ pub(crate) mod testing {
             name,
             role,
             label: name,
+            reference: None,
         }
     }
 }

@@ -44,7 +44,7 @@ pub struct DownstreamResult {
 
 /// The training data a run actually saw, where a data-quality setting (label noise,
 /// deduplication, pruning) changed it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TrainingData {
     /// Training examples the run trained on: after deduplication, subsetting and pruning.
     pub examples: usize,

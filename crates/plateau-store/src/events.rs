@@ -273,9 +273,9 @@ mod tests {
 
     #[test]
     fn records_are_framed_and_checksummed_as_tfrecord() {
-        // The masked crc32c of TFRecord, against a value computed with TensorFlow's formula
-        // by hand: crc32c("") = 0, masked = rotr(0, 15) + 0xa282ead8.
-        assert_eq!(masked_crc(b""), 0xa282_ead8);
+        // CRC-32C's check value, crc32c("123456789") = 0xe3069283, masked as TensorFlow's
+        // `crc32c::Mask` does: ((c >> 15) | (c << 17)) + 0xa282ead8, worked out by hand.
+        assert_eq!(masked_crc(b"123456789"), 0xc78a_b0e5);
         let bytes = record(&Event {
             wall_time: 1.0,
             step: 7,

@@ -6,7 +6,9 @@
 
 use super::escape;
 use super::plots::{Axis, Kind, Series, scatter};
-use super::size_curves::{RESAMPLES, accuracy_and_law, size_fits, target_name, targets};
+use super::size_curves::{
+    RESAMPLES, accuracy_and_law, curve_name, size_fits, target_name, targets,
+};
 use crate::axes::{AxisMeaning, AxisRole};
 use crate::fit::study::{SeriesFit, number};
 use crate::results::ResultRow;
@@ -48,7 +50,7 @@ pub fn per_condition(
             }
             let what = target_name(&target);
             html.push_str(&plot(&fits, axis.name, &what));
-            tables.push_str(&cost_table(&fits, axis.name, &what));
+            tables.push_str(&cost_table(&fits, axes, axis.name, &what));
         }
         html.push_str("</div>");
         html.push_str(&tables);
@@ -61,26 +63,9 @@ fn plot(fits: &[SeriesFit], axis: &str, what: &str) -> String {
     let mut series = Vec::new();
     for fit in fits {
         let (accuracy, curve) = accuracy_and_law(fit);
-        // "mixer 0.4": the legend column is narrow, and the axis is in the section's title;
-        // other conditions that split the curve are named ("mixer el2n keep=0.5").
-        let mut values: Vec<String> = fit
-            .series
-            .condition
-            .iter()
-            .map(|(k, v)| {
-                if k == axis {
-                    v.clone()
-                } else {
-                    format!("{k}={v}")
-                }
-            })
-            .collect();
-        values.sort_by_key(|v| v.contains('='));
-        let name = format!(
-            "{} {}",
-            fit.series.family.as_deref().unwrap_or(""),
-            values.join(" ")
-        );
+        // "mixer 0.4": the axis is in the section's title, so its value goes unnamed.
+        let value = fit.series.condition.iter().find(|(k, _)| k == axis);
+        let name = curve_name(&fit.series, axis, value.map_or("", |(_, v)| v.as_str()));
         series.push(Series::points(name, accuracy));
         series.push(Series::points("", curve).with_kind(Kind::Curve));
     }
@@ -96,7 +81,7 @@ fn plot(fits: &[SeriesFit], axis: &str, what: &str) -> String {
 
 /// Per family: the best error of the reference curve, and the parameters each curve's law needs
 /// for it.
-fn cost_table(fits: &[SeriesFit], axis: &str, what: &str) -> String {
+fn cost_table(fits: &[SeriesFit], axes: &[AxisMeaning], axis: &str, what: &str) -> String {
     // The curve's value of this axis, and of any other condition that splits it.
     let value_of = |fit: &SeriesFit| {
         let condition = &fit.series.condition;
@@ -123,14 +108,15 @@ fn cost_table(fits: &[SeriesFit], axis: &str, what: &str) -> String {
             .iter()
             .filter(|f| f.series.family.as_deref() == Some(family))
             .collect();
-        // An unpruned curve is what pruned ones are measured against.
-        let unpruned = curves.iter().find(|c| {
-            c.series
-                .condition
-                .iter()
-                .any(|(k, v)| k == "prune" && v == "none")
+        // A curve at a condition's reference value (the unpruned one) where there is one,
+        // else the first.
+        let at_reference = curves.iter().find(|c| {
+            c.series.condition.iter().any(|(k, v)| {
+                axes.iter()
+                    .any(|a| a.name == k && a.reference == Some(v.as_str()))
+            })
         });
-        let Some(base) = unpruned.or(curves.first()) else {
+        let Some(base) = at_reference.or(curves.first()) else {
             continue;
         };
         let best = base

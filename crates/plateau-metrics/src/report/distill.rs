@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 
 use super::escape;
 use super::plots::{Axis, Kind, Series, scatter};
-use super::size_curves::{RESAMPLES, accuracy_and_law, size_fits, target_name, targets};
+use super::size_curves::{
+    RESAMPLES, accuracy_and_law, curve_name, size_fits, target_name, targets,
+};
 use crate::axes::AxisMeaning;
 use crate::fit::study::{SeriesFit, number};
 use crate::results::{ResultRow, RunStatus};
@@ -79,19 +81,10 @@ fn plot(fits: &[SeriesFit], teacher: Option<f64>, what: &str) -> String {
             Some(true) => "distilled",
             _ => "scratch",
         };
-        let others: Vec<String> = fit
-            .series
-            .condition
-            .iter()
-            .filter(|(k, _)| k != "distill")
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        let name = format!(
-            "{} {kind} {}",
-            fit.series.family.as_deref().unwrap_or(""),
-            others.join(" ")
-        );
-        series.push(Series::points(name.trim().to_string(), accuracy));
+        series.push(Series::points(
+            curve_name(&fit.series, "distill", kind),
+            accuracy,
+        ));
         series.push(Series::points("", curve).with_kind(Kind::Curve));
     }
     if let Some(level) = teacher.filter(|_| low.is_finite()) {
@@ -136,13 +129,7 @@ fn gap_table(fits: &[SeriesFit], what: &str) -> String {
          <th>gap</th><th>a scratch model matching the student</th></tr>"
     );
     // Curves pair up by family and by every other condition.
-    let key = |f: &SeriesFit| {
-        let mut name = f.series.family.clone().unwrap_or_default();
-        for (k, v) in f.series.condition.iter().filter(|(k, _)| k != "distill") {
-            name.push_str(&format!(" {k}={v}"));
-        }
-        name
-    };
+    let key = |f: &SeriesFit| curve_name(&f.series, "distill", "");
     for scratch in fits.iter().filter(|f| distilled(&f.series) == Some(false)) {
         let Some(student) = fits
             .iter()

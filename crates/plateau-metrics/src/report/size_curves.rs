@@ -73,3 +73,18 @@ pub(super) fn accuracy_and_law(fit: &SeriesFit) -> (Vec<(f64, f64)>, Vec<(f64, f
         .collect();
     (accuracy, law)
 }
+
+/// A curve's name in legends and tables: its family, `shown` (what the section's own `axis`
+/// says of it), then its other conditions as `k=v` ("mixer el2n keep=0.5 label_noise=0.0").
+pub(super) fn curve_name(series: &Series, axis: &str, shown: &str) -> String {
+    let mut parts = vec![series.family.clone().unwrap_or_default(), shown.to_string()];
+    parts.extend(
+        series
+            .condition
+            .iter()
+            .filter(|(k, _)| k != axis)
+            .map(|(k, v)| format!("{k}={v}")),
+    );
+    parts.retain(|part| !part.is_empty());
+    parts.join(" ")
+}

@@ -42,13 +42,7 @@ pub(crate) fn prune(
         }
         PruneMetric::None => unreachable!("returned above"),
     };
-    let mut record = record.unwrap_or(TrainingData {
-        examples: set.len(),
-        label_noise: None,
-        duplicates_dropped: None,
-        test_copies_dropped: None,
-        pruning: None,
-    });
+    let mut record = record.unwrap_or_default();
     record.examples = pruned.len();
     record.pruning = Some(Pruning {
         metric: metric.name().to_string(),

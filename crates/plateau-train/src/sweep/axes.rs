@@ -62,7 +62,10 @@ pub(crate) const AXES: [Axis; 14] = [
         apply: |spec, v| spec.upstream.label_noise = Some(number(v)),
     },
     Axis {
-        meaning: meaning("prune", AxisRole::Condition, "pruning"),
+        meaning: AxisMeaning {
+            reference: Some("none"),
+            ..meaning("prune", AxisRole::Condition, "pruning")
+        },
         values: Values::Names(&PruneMetric::NAMES),
         apply: |spec, v| {
             let name = v.as_str().expect("parsed as a name axis");
@@ -152,7 +155,12 @@ pub(crate) const GRID_KEYS: [&str; 2 + AXES.len()] = {
 };
 
 const fn meaning(name: &'static str, role: AxisRole, label: &'static str) -> AxisMeaning {
-    AxisMeaning { name, role, label }
+    AxisMeaning {
+        name,
+        role,
+        label,
+        reference: None,
+    }
 }
 
 fn integer(value: &Value) -> u64 {

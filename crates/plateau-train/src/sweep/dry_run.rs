@@ -3,10 +3,9 @@
 use anyhow::Result;
 
 use crate::run::data::Upstream;
-use crate::run::spec::run_id;
 use crate::sweep::config::SweepConfig;
 use crate::sweep::plan::PlannedRun;
-use crate::sweep::scoring::scorer_specs_of;
+use crate::sweep::scoring::scoring_pass;
 
 pub(crate) fn print_plan(
     config: &SweepConfig,
@@ -17,6 +16,7 @@ pub(crate) fn print_plan(
         "{:<12}  {:<40}  {:>12}  {:>10}  {:>14}",
         "run", "model", "params", "GFLOPs/img", "train PFLOPs"
     );
+    let teacher = teacher_flops(runs)?;
     let mut total = 0.0;
     for run in runs {
         let cost = run.spec.model.cost(&run.spec.input)?;
@@ -30,7 +30,10 @@ pub(crate) fn print_plan(
             _ => 0.0,
         };
         // A student also runs its teacher forward on every image it trains on.
-        let teacher = teacher_flops(&run.spec, runs)?;
+        let teacher = match run.spec.distill {
+            Some(_) => teacher,
+            None => 0.0,
+        };
         let train_flops = (3.0 * cost.flops as f64 + teacher) * images;
         total += train_flops;
         println!(
@@ -60,9 +63,10 @@ pub(crate) fn print_plan(
     Ok(())
 }
 
-/// Forward FLOPs per image of `spec`'s teacher (0 for a run trained from scratch).
-fn teacher_flops(spec: &crate::run::spec::RunSpec, runs: &[PlannedRun]) -> Result<f64> {
-    let Some(distill) = &spec.distill else {
+/// Forward FLOPs per image of the sweep's teacher (one `[distill]` table, so one teacher for
+/// every student); 0 when nothing is distilled.
+fn teacher_flops(runs: &[PlannedRun]) -> Result<f64> {
+    let Some(distill) = runs.iter().find_map(|run| run.spec.distill.as_ref()) else {
         return Ok(0.0);
     };
     let teacher = match &distill.teacher_dir {
@@ -97,14 +101,14 @@ fn scoring_flops(upstream: &Upstream, runs: &[PlannedRun]) -> Result<ScoringComp
         flops: 0.0,
     };
     for run in runs {
-        let Some(scorers) = scorer_specs_of(&run.spec)? else {
+        let Some(pass) = scoring_pass(&run.spec)? else {
             continue;
         };
-        if !seen.insert(run_id(&scorers[0])) {
+        if !seen.insert(pass.key) {
             continue;
         }
         compute.passes += 1;
-        for scorer in &scorers {
+        for scorer in &pass.specs {
             let cost = scorer.model.cost(&scorer.input)?.flops as f64;
             let examples = scorer
                 .upstream

@@ -27,7 +27,7 @@ use crate::sweep::progress::{Milestone, ProgressMode, SweepProgress};
 use crate::sweep::reconcile::reconcile;
 use crate::sweep::record::{describe, result_row};
 use crate::sweep::run_process::{RunEnd, ask_to_stop, let_train, start_run, watch_run};
-use crate::sweep::scoring::{Scoring, scores_for};
+use crate::sweep::scoring::{Scoring, el2n_scores, scoring_pass};
 use crate::sweep::timing::SweepTiming;
 use crate::trace;
 
@@ -69,8 +69,14 @@ fn score_for_pruning(
         stop,
         say: &|line| progress.log(line),
     };
+    // Runs of one training set share a pass: each pass is read or computed once here.
+    let mut passes = std::collections::HashSet::new();
     for run in todo {
-        scores_for(&run.spec, &scoring)?;
+        if let Some(pass) = scoring_pass(&run.spec)?
+            && passes.insert(pass.key.clone())
+        {
+            el2n_scores(&pass, &run.spec, &scoring)?;
+        }
     }
     Ok(())
 }

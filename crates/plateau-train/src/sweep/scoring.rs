@@ -48,10 +48,37 @@ pub(crate) struct Scoring<'a> {
 
 /// The EL2N scores a run prunes by, or `None` for a run that does not.
 pub(crate) fn scores_for(spec: &RunSpec, scoring: &Scoring) -> Result<Option<Vec<f32>>> {
-    match spec.upstream.prune {
-        Some(PruneMetric::El2n) => Ok(Some(el2n_scores(spec, scoring)?)),
-        _ => Ok(None),
-    }
+    scoring_pass(spec)?
+        .map(|pass| el2n_scores(&pass, spec, scoring))
+        .transpose()
+}
+
+/// One scoring pass: the scorer, its spec and run id per seed, and the key that names its
+/// files (runs with the same key share the pass).
+pub(crate) struct ScoringPass {
+    pub scorer: ScorerConfig,
+    pub specs: Vec<RunSpec>,
+    pub ids: Vec<String>,
+    pub key: String,
+}
+
+/// The scoring pass of a run that prunes by EL2N; `None` for any other run.
+pub(crate) fn scoring_pass(spec: &RunSpec) -> Result<Option<ScoringPass>> {
+    let (Some(PruneMetric::El2n), Some(scorer)) =
+        (&spec.upstream.prune, &spec.upstream.prune_scorer)
+    else {
+        return Ok(None);
+    };
+    let specs = scorer_specs(spec, scorer)?;
+    let ids: Vec<String> = specs.iter().map(run_id).collect();
+    let digest = Sha256::digest(ids.join(",").as_bytes());
+    let key = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    Ok(Some(ScoringPass {
+        scorer: scorer.clone(),
+        specs,
+        ids,
+        key,
+    }))
 }
 
 /// What `pruning/el2n-<key>.json` holds.
@@ -64,17 +91,19 @@ struct ScoresFile {
     scores: Vec<f32>,
 }
 
-/// The EL2N scores of `spec`'s training set (before pruning): read from the sweep folder, or
-/// computed there when no finished scoring pass is on disk.
-pub(crate) fn el2n_scores(spec: &RunSpec, scoring: &Scoring) -> Result<Vec<f32>> {
-    let scorer = spec
-        .upstream
-        .prune_scorer
-        .as_ref()
-        .context("validated: EL2N pruning has a scorer")?;
-    let specs = scorer_specs(spec, scorer)?;
-    let ids: Vec<String> = specs.iter().map(run_id).collect();
-    let key = scores_key(&ids);
+/// The EL2N scores of `spec`'s training set (before pruning), from its scoring `pass`: read from
+/// the sweep folder, or computed there when no finished pass is on disk.
+pub(crate) fn el2n_scores(
+    pass: &ScoringPass,
+    spec: &RunSpec,
+    scoring: &Scoring,
+) -> Result<Vec<f32>> {
+    let ScoringPass {
+        scorer,
+        specs,
+        ids,
+        key,
+    } = pass;
     let dir = scoring.sweep_dir.join(PRUNING_DIR);
     let file = dir.join(format!("el2n-{key}.json"));
     let (train_set, _) = scoring
@@ -99,7 +128,7 @@ pub(crate) fn el2n_scores(spec: &RunSpec, scoring: &Scoring) -> Result<Vec<f32>>
         file.display()
     ));
     let mut sum = vec![0.0f64; train_set.len()];
-    for (scorer_spec, id) in specs.iter().zip(&ids) {
+    for (scorer_spec, id) in specs.iter().zip(ids) {
         let run_dir = work.join(format!("seed-{}", scorer_spec.seed));
         train_scorer(scorer_spec, id, &run_dir, scoring)?;
         let (_, model, device) = load_trained(&run_dir, scoring.backend)?;
@@ -115,19 +144,11 @@ pub(crate) fn el2n_scores(spec: &RunSpec, scoring: &Scoring) -> Result<Vec<f32>>
         .collect();
     let json = serde_json::to_vec(&ScoresFile {
         scorer: scorer.clone(),
-        scorer_runs: ids,
+        scorer_runs: ids.clone(),
         scores: scores.clone(),
     })?;
     plateau_store::write_atomic(&file, &json)?;
     Ok(scores)
-}
-
-/// The scorers of a run that prunes by EL2N, one spec per seed; `None` for any other run.
-pub(crate) fn scorer_specs_of(spec: &RunSpec) -> Result<Option<Vec<RunSpec>>> {
-    match (&spec.upstream.prune, &spec.upstream.prune_scorer) {
-        (Some(PruneMetric::El2n), Some(scorer)) => Ok(Some(scorer_specs(spec, scorer)?)),
-        _ => Ok(None),
-    }
 }
 
 /// The scorer's spec for each of its seeds: the run's data without its pruning, the sweep's
@@ -169,11 +190,6 @@ fn scorer_specs(spec: &RunSpec, scorer: &ScorerConfig) -> Result<Vec<RunSpec>> {
             distill: None,
         })
         .collect())
-}
-
-fn scores_key(scorer_ids: &[String]) -> String {
-    let digest = Sha256::digest(scorer_ids.join(",").as_bytes());
-    digest.iter().take(6).map(|b| format!("{b:02x}")).collect()
 }
 
 /// The scores in `file`, if it holds a finished pass over a set of `examples`; a damaged file
@@ -297,7 +313,7 @@ mod tests {
         let sweep = tempfile::tempdir().unwrap();
         let stop = AtomicBool::new(false);
         let scoring = scoring(sweep.path(), &upstream, &stop);
-        let scores = el2n_scores(&spec, &scoring).unwrap();
+        let scores = scores_for(&spec, &scoring).unwrap().unwrap();
         let (noisy, _) = upstream.train_set(&spec.upstream, spec.data_seed).unwrap();
         assert_eq!(scores.len(), 120);
         let files: Vec<PathBuf> = std::fs::read_dir(sweep.path().join(PRUNING_DIR))
@@ -314,9 +330,9 @@ mod tests {
             .unwrap()
             .modified()
             .unwrap();
-        assert_eq!(el2n_scores(&spec, &scoring).unwrap(), scores);
+        assert_eq!(scores_for(&spec, &scoring).unwrap().unwrap(), scores);
         std::fs::write(&file, b"{\"scores\": [1, 2").unwrap();
-        assert_eq!(el2n_scores(&spec, &scoring).unwrap(), scores);
+        assert_eq!(scores_for(&spec, &scoring).unwrap().unwrap(), scores);
         let after = std::fs::metadata(work.join("seed-0/model.safetensors"))
             .unwrap()
             .modified()
