@@ -8,6 +8,7 @@ mod logits;
 mod params;
 mod report;
 mod sweep;
+mod sync_tracking;
 
 use std::process::ExitCode;
 
@@ -52,6 +53,8 @@ enum Command {
     Train(sweep::TrainArgs),
     /// Write report.html for a sweep folder (also written at the end of every sweep).
     Report(report::ReportArgs),
+    /// Send a sweep's runs to MLflow: what a server that was down missed, or the whole sweep.
+    SyncTracking(sync_tracking::SyncTrackingArgs),
     /// Fit a law to a sweep's results (or your points) and answer from it: predictions,
     /// targets, compute to a target, held-out checks, whether the floor is identified.
     Fit(fit::FitArgs),
@@ -80,6 +83,7 @@ fn main() -> ExitCode {
         Command::Datasets(args) => datasets::run(&args),
         Command::Bench(args) => bench::run(&args, cli.backend),
         Command::Report(args) => report::run(&args),
+        Command::SyncTracking(args) => sync_tracking::run(&args),
         Command::Fit(args) => fit::run(&args),
         Command::Features(args) => features::run(&args, cli.backend),
         Command::Logits(args) => logits::run(&args, cli.backend),

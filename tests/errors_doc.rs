@@ -408,6 +408,19 @@ fn cases() -> Vec<Case> {
             },
         },
         Case {
+            what: "an MLflow address that is not a server's",
+            args: |s| {
+                s.sweep(s.config_with(
+                    "depth = [1]",
+                    "depth = [1]\n[tracking]\nmlflow_uri = \"./mlruns\"",
+                ))
+            },
+        },
+        Case {
+            what: "plateau sync-tracking on a folder that is not a sweep's",
+            args: |s| vec!["sync-tracking".into(), s.dir.to_string_lossy().into_owned()],
+        },
+        Case {
             what: "truncated resume checkpoint",
             args: |s| {
                 let config = s.config_with("", "");

@@ -5,43 +5,46 @@
 
 use std::process::Command;
 
-use common::result_rows;
+use common::{result_rows, tiny_mixer_sweep};
 
 mod common;
 
-const CONFIG: &str = r#"
-name = "tb"
-seed = 3
-[upstream]
-dataset = "synthetic"
-image_size = 16
-train_examples = 400
-val_examples = 100
-test_examples = 100
-[train]
-optimizer = "adamw"
-lr = 1e-2
-batch_size = 40
-epochs = 3
-[[downstream]]
-dataset = "synthetic"
-shots = [2]
-seeds = 2
-[[grid]]
-preset = "mixer-tiny-p4"
-width = [8]
-depth = [1]
-"#;
-
-/// TensorBoard's `EventAccumulator` on one run's event folder: `{tag: [[step, value], …]}`.
+/// TensorBoard's `EventAccumulator` on one run's event folder: `{tag: [[step, value], …]}`,
+/// and the hparams plugin's session (`"hparams"`: its values, group and end status; a
+/// `google.protobuf.Value` reads as its plain JSON value).
 const READ: &str = r#"
 import json, sys
+from google.protobuf.json_format import MessageToDict
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.hparams import metadata
 events = EventAccumulator(sys.argv[1])
 events.Reload()
-print(json.dumps({tag: [[e.step, e.value] for e in events.Scalars(tag)]
-                  for tag in events.Tags()["scalars"]}))
+out = {tag: [[e.step, e.value] for e in events.Scalars(tag)]
+       for tag in events.Tags()["scalars"]}
+plugin = events.PluginTagToContent(metadata.PLUGIN_NAME)
+start = metadata.parse_session_start_info_plugin_data(plugin[metadata.SESSION_START_INFO_TAG])
+end = metadata.parse_session_end_info_plugin_data(plugin[metadata.SESSION_END_INFO_TAG])
+out["hparams"] = {"values": {k: MessageToDict(v) for k, v in start.hparams.items()},
+                  "group": start.group_name, "status": end.status}
+print(json.dumps(out))
 "#;
+
+/// Sweeps one tiny Mixer in `work` (with `args`), returning the output folder.
+fn sweep_tiny(work: &std::path::Path, args: &[&str]) -> std::path::PathBuf {
+    let config = work.join("tb.toml");
+    std::fs::write(&config, tiny_mixer_sweep("tb", "[8]", 400)).unwrap();
+    let out = work.join("out");
+    let status = Command::new(env!("CARGO_BIN_EXE_plateau"))
+        .arg("sweep")
+        .arg(&config)
+        .args(args)
+        .arg("--out")
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    out
+}
 
 fn has_tensorboard() -> bool {
     Command::new("python3")
@@ -61,17 +64,7 @@ fn tensorboards_own_reader_finds_every_documented_scalar() {
         return;
     }
     let work = tempfile::tempdir().unwrap();
-    let config = work.path().join("tb.toml");
-    std::fs::write(&config, CONFIG).unwrap();
-    let out = work.path().join("out");
-    let status = Command::new(env!("CARGO_BIN_EXE_plateau"))
-        .arg("sweep")
-        .arg(&config)
-        .arg("--out")
-        .arg(&out)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let out = sweep_tiny(work.path(), &[]);
     let row = &result_rows(&out.join("tb"))[0];
     let run_dir = out.join("tb").join(row["run_id"].as_str().unwrap());
     let read = Command::new("python3")
@@ -127,10 +120,31 @@ fn tensorboards_own_reader_finds_every_documented_scalar() {
         std::fs::canonicalize(&named).unwrap(),
         std::fs::canonicalize(run_dir.join("tensorboard")).unwrap()
     );
+    // The run's axes, model config and size for the hparams dashboard, its session ended ok
+    // (STATUS_SUCCESS = 1).
+    let hparams = &scalars["hparams"];
+    assert_eq!(hparams["values"]["width"], 8.0, "{hparams}");
+    assert_eq!(hparams["values"]["preset"], "mixer-tiny-p4");
+    assert_eq!(hparams["values"]["params"].as_f64(), row["params"].as_f64());
+    assert_eq!(hparams["values"]["model.family"], "mixer");
+    assert_eq!(hparams["group"], row["run_id"]);
+    assert_eq!(hparams["status"], 1);
     let probe = points("downstream/synthetic/2-shot/pre_logits");
     let recorded = row["downstream"][0]["accuracy_mean"].as_f64().unwrap();
     assert!(
         probe.len() == 1 && close(probe[0].1, recorded),
         "{probe:?} {recorded}"
     );
+}
+
+#[test]
+fn tracking_tensorboard_false_writes_no_event_files() {
+    let work = tempfile::tempdir().unwrap();
+    let out = sweep_tiny(work.path(), &["--set", "tracking.tensorboard=false"]);
+    let row = &result_rows(&out.join("tb"))[0];
+    assert_eq!(row["status"], "ok");
+    let run_dir = out.join("tb").join(row["run_id"].as_str().unwrap());
+    assert!(run_dir.join("metrics.jsonl").is_file());
+    assert!(!run_dir.join("tensorboard").exists());
+    assert!(!out.join("tb/tensorboard").exists());
 }

@@ -17,6 +17,36 @@ pub fn result_rows(sweep_dir: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// A sweep of tiny Mixers (`widths`, a TOML list) on synthetic images, three epochs each, with
+/// one few-shot probe: seconds per run.
+pub fn tiny_mixer_sweep(name: &str, widths: &str, train_examples: usize) -> String {
+    format!(
+        r#"
+name = "{name}"
+seed = 3
+[upstream]
+dataset = "synthetic"
+image_size = 16
+train_examples = {train_examples}
+val_examples = 100
+test_examples = 100
+[train]
+optimizer = "adamw"
+lr = 1e-2
+batch_size = 40
+epochs = 3
+[[downstream]]
+dataset = "synthetic"
+shots = [2]
+seeds = 2
+[[grid]]
+preset = "mixer-tiny-p4"
+width = {widths}
+depth = [1]
+"#
+    )
+}
+
 /// The numbers of a result row that must not depend on how the sweep ran (interrupted and
 /// resumed, overlapped or one run at a time): not timings, not the backend's name.
 pub fn outcome(row: &serde_json::Value) -> serde_json::Value {

@@ -42,15 +42,114 @@ struct Summary {
     value: Vec<SummaryValue>,
 }
 
-/// `tensorflow.Summary.Value`: a tag and a simple (scalar) value. `simple_value` is a member of
-/// a oneof in the original, so it is written even when it is 0.
+/// `tensorflow.Summary.Value`: a tag and a simple (scalar) value, or a plugin's data (the
+/// hparams plugin's, with an empty tensor). `simple_value` is a member of a oneof in the
+/// original, so it is written even when it is 0.
 #[derive(Clone, PartialEq, prost::Message)]
 struct SummaryValue {
     #[prost(string, tag = "1")]
     tag: String,
     #[prost(float, optional, tag = "2")]
     simple_value: Option<f32>,
+    #[prost(message, optional, tag = "8")]
+    tensor: Option<TensorProto>,
+    #[prost(message, optional, tag = "9")]
+    metadata: Option<SummaryMetadata>,
 }
+
+/// `tensorflow.TensorProto`, as the hparams plugin's empty float tensor: dtype and shape.
+#[derive(Clone, PartialEq, prost::Message)]
+struct TensorProto {
+    #[prost(int32, tag = "1")]
+    dtype: i32,
+    #[prost(message, optional, tag = "2")]
+    tensor_shape: Option<TensorShape>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct TensorShape {
+    #[prost(message, repeated, tag = "2")]
+    dim: Vec<TensorDim>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct TensorDim {
+    #[prost(int64, tag = "1")]
+    size: i64,
+}
+
+/// `tensorflow.SummaryMetadata`: which plugin a value belongs to, and its data.
+#[derive(Clone, PartialEq, prost::Message)]
+struct SummaryMetadata {
+    #[prost(message, optional, tag = "1")]
+    plugin_data: Option<PluginData>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct PluginData {
+    #[prost(string, tag = "1")]
+    plugin_name: String,
+    #[prost(bytes = "vec", tag = "2")]
+    content: Vec<u8>,
+}
+
+/// `tensorboard.hparams.HParamsPluginData`: a session's start (its hyper-parameters) or end.
+#[derive(Clone, PartialEq, prost::Message)]
+struct HParamsPluginData {
+    #[prost(int32, tag = "1")]
+    version: i32,
+    #[prost(oneof = "Session", tags = "3, 4")]
+    data: Option<Session>,
+}
+
+#[derive(Clone, PartialEq, prost::Oneof)]
+enum Session {
+    #[prost(message, tag = "3")]
+    Start(SessionStartInfo),
+    #[prost(message, tag = "4")]
+    End(SessionEndInfo),
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct SessionStartInfo {
+    #[prost(btree_map = "string, message", tag = "1")]
+    hparams: std::collections::BTreeMap<String, ProtoValue>,
+    #[prost(string, tag = "4")]
+    group_name: String,
+    #[prost(double, tag = "5")]
+    start_time_secs: f64,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct SessionEndInfo {
+    /// `tensorboard.hparams.Status`: 1 success, 2 failure.
+    #[prost(int32, tag = "1")]
+    status: i32,
+    #[prost(double, tag = "2")]
+    end_time_secs: f64,
+}
+
+/// `google.protobuf.Value`, the kinds a hyper-parameter takes.
+#[derive(Clone, PartialEq, prost::Message)]
+struct ProtoValue {
+    #[prost(oneof = "Kind", tags = "2, 3, 4")]
+    kind: Option<Kind>,
+}
+
+#[derive(Clone, PartialEq, prost::Oneof)]
+enum Kind {
+    #[prost(double, tag = "2")]
+    Number(f64),
+    #[prost(string, tag = "3")]
+    Text(String),
+    #[prost(bool, tag = "4")]
+    Bool(bool),
+}
+
+/// The hparams plugin's tags (`tensorboard/plugins/hparams/metadata.py`).
+const HPARAMS_PLUGIN: &str = "hparams";
+pub const SESSION_START_TAG: &str = "_hparams_/session_start_info";
+pub const SESSION_END_TAG: &str = "_hparams_/session_end_info";
 
 /// One scalar of an event file.
 #[derive(Clone, Debug, PartialEq)]
@@ -135,8 +234,9 @@ pub struct EventWriter {
 
 impl EventWriter {
     /// The event file in `dir` (made if missing). An existing file is first cut to what
-    /// `keep` accepts of its intact scalars (a resumed run keeps what came before its
-    /// checkpoint), through an atomic rewrite, so appending never duplicates a step.
+    /// `keep` accepts of its intact values (a resumed run keeps what came before its
+    /// checkpoint), through an atomic rewrite, so appending never duplicates a step. `keep` sees
+    /// a plugin's value (hparams) as a scalar of its tag with the value NaN.
     pub fn open(dir: &Path, keep: impl Fn(&Scalar) -> bool) -> crate::Result<Self> {
         std::fs::create_dir_all(dir).map_err(|e| crate::StoreError::new(dir, e))?;
         // One file per run, under a fixed name: a resume finds it (TensorBoard reads any file
@@ -185,19 +285,85 @@ impl EventWriter {
 
     /// Writes one scalar at `step` (buffered until [`flush`](Self::flush)).
     pub fn scalar(&mut self, tag: &str, step: i64, value: f64) -> crate::Result<()> {
-        let event = Event {
+        self.write(Event {
             wall_time: now(),
             step,
             what: Some(What::Summary(Summary {
                 value: vec![SummaryValue {
                     tag: tag.to_string(),
                     simple_value: Some(value as f32),
+                    ..Default::default()
                 }],
             })),
-        };
+        })
+    }
+
+    fn write(&mut self, event: Event) -> crate::Result<()> {
         self.file
             .write_all(&record(&event))
             .map_err(|e| crate::StoreError::new(&self.path, e))
+    }
+
+    /// The run's hyper-parameters for TensorBoard's hparams dashboard (a session start, at step
+    /// 0), so runs can be filtered and compared by them. Numbers, text and booleans are kept as
+    /// such; anything else as its JSON text.
+    pub fn hparams(
+        &mut self,
+        group: &str,
+        hparams: &std::collections::BTreeMap<String, serde_json::Value>,
+    ) -> crate::Result<()> {
+        let value = |v: &serde_json::Value| ProtoValue {
+            kind: Some(match v {
+                serde_json::Value::Number(n) => Kind::Number(n.as_f64().unwrap_or(f64::NAN)),
+                serde_json::Value::Bool(b) => Kind::Bool(*b),
+                serde_json::Value::String(s) => Kind::Text(s.clone()),
+                other => Kind::Text(other.to_string()),
+            }),
+        };
+        let start = SessionStartInfo {
+            hparams: hparams.iter().map(|(k, v)| (k.clone(), value(v))).collect(),
+            group_name: group.to_string(),
+            start_time_secs: now(),
+        };
+        self.session(SESSION_START_TAG, 0, Session::Start(start))
+    }
+
+    /// Marks the run's session as ended at `step`, successfully or not.
+    pub fn session_end(&mut self, step: i64, success: bool) -> crate::Result<()> {
+        let end = SessionEndInfo {
+            status: if success { 1 } else { 2 },
+            end_time_secs: now(),
+        };
+        self.session(SESSION_END_TAG, step, Session::End(end))
+    }
+
+    fn session(&mut self, tag: &str, step: i64, data: Session) -> crate::Result<()> {
+        let content = HParamsPluginData {
+            version: 0,
+            data: Some(data),
+        };
+        let value = SummaryValue {
+            tag: tag.to_string(),
+            simple_value: None,
+            // DT_FLOAT, shape [0]: the plugin's placeholder tensor.
+            tensor: Some(TensorProto {
+                dtype: 1,
+                tensor_shape: Some(TensorShape {
+                    dim: vec![TensorDim { size: 0 }],
+                }),
+            }),
+            metadata: Some(SummaryMetadata {
+                plugin_data: Some(PluginData {
+                    plugin_name: HPARAMS_PLUGIN.to_string(),
+                    content: content.encode_to_vec(),
+                }),
+            }),
+        };
+        self.write(Event {
+            wall_time: now(),
+            step,
+            what: Some(What::Summary(Summary { value: vec![value] })),
+        })
     }
 
     /// Puts the buffered scalars on disk (and in the file system's hands).

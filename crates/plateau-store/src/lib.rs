@@ -20,6 +20,6 @@ mod staged;
 pub use atomic::{is_temporary, remove_stale_temporaries, sync_dir, write_atomic};
 pub use environment::{EnvironmentFault, environment_fault};
 pub use error::{Result, StoreError};
-pub use events::{EventWriter, Scalar, read_scalars};
+pub use events::{EventWriter, SESSION_END_TAG, SESSION_START_TAG, Scalar, read_scalars};
 pub use jsonl::{Jsonl, Line};
 pub use staged::{StagedDir, current_or_previous, remove_replaced};

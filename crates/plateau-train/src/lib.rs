@@ -56,7 +56,7 @@ pub use sweep::axes::meanings as axis_meanings;
 pub use sweep::config::{
     ConfigError, Dedup, DistillConfig, DownstreamConfig, FinetuneConfig, GridEntry, Layers,
     NoiseKind, OptimizerKind, PruneKeep, PruneMetric, Schedule, ScorerConfig, SweepConfig,
-    TeacherConfig, TrainConfig, UpstreamConfig,
+    TeacherConfig, TrackingConfig, TrainConfig, UpstreamConfig,
 };
 pub use sweep::folders::sweep_dir;
 pub use sweep::inputs::{load_downstream, plan};
@@ -67,6 +67,7 @@ pub use sweep::progress::ProgressMode;
 pub use sweep::run_process::{SWEEP_CHILD_FLAG, SweepLink};
 pub use sweep::runner::{SweepOutcome, run_sweep};
 pub use sweep::source::{DatasetSource, IdxFiles, OwnDataset};
+pub use sweep::tracking::tracker::{SyncReport, sync_tracking};
 
 /// The results a sweep writes, as plateau-metrics reads them.
 pub use plateau_metrics::results::{DownstreamResult, ResultRow, ResultsStore, RunStatus};

@@ -12,13 +12,14 @@
 //! - `evaluate.rs`: accuracy and loss on a labelled set.
 //! - `checkpoint.rs`: resume checkpoints and the `model.safetensors` export.
 //! - `metrics_log.rs` + `summary.rs`: what the run's folder records; `tensorboard.rs`: its
-//!   scalars as TensorBoard event files.
+//!   scalars as TensorBoard event files; `hparams.rs`: the hyper-parameters every tracker shows.
 //! - `measure/`: downstream measurements (few-shot probes, fine-tuning), one file each.
 
 pub(crate) mod checkpoint;
 pub(crate) mod data;
 pub(crate) mod distill;
 pub(crate) mod evaluate;
+pub(crate) mod hparams;
 pub(crate) mod measure;
 pub(crate) mod metrics_log;
 pub(crate) mod mixup;

@@ -16,6 +16,7 @@ use crate::run::checkpoint::{self, EpochPosition, TrainState};
 use crate::run::data::{DownstreamTask, Upstream};
 use crate::run::distill::{compare_with_teacher, load_teacher};
 use crate::run::evaluate::evaluate;
+use crate::run::hparams::hyperparameters;
 use crate::run::measure::MEASUREMENTS;
 use crate::run::metrics_log::open_metrics;
 use crate::run::mixup::{Labels, mix};
@@ -47,6 +48,8 @@ pub struct RunContext<'a> {
     /// Set by a stop signal (SIGINT, SIGTERM, SIGHUP, SIGUSR1), or by the sweep on its own
     /// signal: the run stops at its next step, with a checkpoint of where it stopped.
     pub stop: &'a AtomicBool,
+    /// Write TensorBoard event files (`[tracking] tensorboard`, on by default).
+    pub tensorboard: bool,
 }
 
 /// How often the loss is read back from the device (each read synchronises a GPU).
@@ -105,7 +108,9 @@ pub fn train(run: &PlannedRun, ctx: &RunContext) -> Result<RunSummary> {
     };
     let progress = RunProgress::new(&ctx.progress, &run.label(), total_steps, state.step);
     let metrics = open_metrics(&ctx.run_dir, state.epoch)?;
-    let mut events = RunEvents::open(&ctx.run_dir, state.step)?;
+    let hparams = hyperparameters(&run.axes, spec);
+    let session = ctx.tensorboard.then_some((run.id.as_str(), &hparams));
+    let mut events = RunEvents::open(&ctx.run_dir, state.step, session)?;
     // Once, when the last epoch's steps are done (before the loop if a resumed run had
     // finished them): its last validation, test and probes may run beside the next run.
     let announce_trained = || {
@@ -177,6 +182,7 @@ pub fn train(run: &PlannedRun, ctx: &RunContext) -> Result<RunSummary> {
             });
             if let Some(value) = loss_value {
                 if !value.is_finite() {
+                    let _ = events.end(state.step, false);
                     return Ok(diverged(
                         &ctx.run_dir,
                         &state,
@@ -233,6 +239,7 @@ pub fn train(run: &PlannedRun, ctx: &RunContext) -> Result<RunSummary> {
             )
         });
         if !val_loss.is_finite() {
+            let _ = events.end(state.step, false);
             return Ok(diverged(
                 &ctx.run_dir,
                 &state,
@@ -248,7 +255,7 @@ pub fn train(run: &PlannedRun, ctx: &RunContext) -> Result<RunSummary> {
             "epoch": state.epoch, "step": state.step, "train_loss": loss_sum / loss_reads.max(1) as f64,
             "val_accuracy": val_accuracy, "val_loss": val_loss,
             "lr": learning_rate(spec.train.lr, state.step.saturating_sub(1), total_steps, spec.train.warmup_steps, spec.train.schedule),
-            "train_seconds": state.train_seconds,
+            "train_seconds": state.train_seconds, "wall_time": wall_time(),
         });
         metrics.append(&line)?;
         events.epoch(state.step, val_accuracy, val_loss)?;
@@ -322,6 +329,13 @@ pub fn train(run: &PlannedRun, ctx: &RunContext) -> Result<RunSummary> {
     write_summary(&ctx.run_dir, &summary)?;
     checkpoint::remove(&ctx.run_dir);
     Ok(summary)
+}
+
+/// Seconds since the Unix epoch: when an epoch was logged (trackers time its points by it).
+fn wall_time() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 fn diverged(run_dir: &Path, state: &TrainState, seconds: PhaseSeconds, why: String) -> RunSummary {

@@ -12,6 +12,8 @@ pub use crate::sweep::sections::{
     Dedup, DistillConfig, DownstreamConfig, FinetuneConfig, Layers, NoiseKind, OptimizerKind,
     PruneKeep, PruneMetric, Schedule, ScorerConfig, TeacherConfig, TrainConfig, UpstreamConfig,
 };
+pub use crate::sweep::tracking::TrackingConfig;
+use crate::sweep::tracking::unusable_uri;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -44,6 +46,9 @@ pub struct SweepConfig {
     /// The teacher of distilled runs (`distill = [false, true]` in a grid entry).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub distill: Option<DistillConfig>,
+    /// Trackers besides the sweep's own files: TensorBoard (on by default) and MLflow.
+    #[serde(default)]
+    pub tracking: TrackingConfig,
     /// The file this config was read from, for error messages (not part of the config).
     #[serde(skip)]
     pub source: PathBuf,
@@ -213,6 +218,9 @@ impl SweepConfig {
         }
         self.validate_pruning(&invalid)?;
         self.validate_distillation(&invalid)?;
+        if let Some(why) = self.tracking.mlflow_uri.as_deref().and_then(unusable_uri) {
+            return Err(invalid("tracking.mlflow_uri", why));
+        }
         if self.grid.is_empty() {
             return Err(invalid(
                 "grid",

@@ -8,6 +8,7 @@ use plateau_metrics::results::{ResultRow, RunStatus};
 
 use crate::run::checkpoint;
 use crate::run::summary::{RunSummary, read_summary};
+use crate::run::tensorboard::EVENTS_DIR;
 use crate::sweep::config::SweepConfig;
 use crate::sweep::plan::PlannedRun;
 
@@ -184,7 +185,7 @@ pub(crate) fn link_tensorboard_names(dir: &Path, runs: &[PlannedRun]) -> Result<
             true => format!("{}_{}", name(run), run.id),
             false => name(run),
         };
-        let target = Path::new("..").join(&run.id).join(TENSORBOARD_DIR);
+        let target = Path::new("..").join(&run.id).join(EVENTS_DIR);
         #[cfg(unix)]
         std::os::unix::fs::symlink(&target, links.join(&link))
             .with_context(|| links.join(&link).display().to_string())?;

@@ -15,6 +15,7 @@
 //! - `record.rs`: a run's result row; `folders.rs`: output folders, their locks and the
 //!   record each run keeps; `reconcile.rs`: results files rebuilt from the run folders.
 //! - `progress.rs` + `timing.rs`: what a sweep shows and where its time went.
+//! - `tracking/`: the `[tracking]` section, and the MLflow server the sweep feeds as it runs.
 
 pub(crate) mod axes;
 pub(crate) mod config;
@@ -36,3 +37,4 @@ pub(crate) mod sections;
 pub(crate) mod source;
 pub(crate) mod teacher;
 pub(crate) mod timing;
+pub(crate) mod tracking;

@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use plateau_metrics::results::RunStatus;
 
 use crate::Backend;
-use crate::run::data::{DownstreamTask, Upstream};
+use crate::run::data::Upstream;
 use crate::run::summary::RunSummary;
 use crate::run::train::{RunContext, train};
 use crate::sweep::config::SweepConfig;
@@ -20,26 +20,23 @@ use crate::sweep::progress::ProgressMode;
 use crate::sweep::run_process::{RunEnd, SweepLink, record_failure};
 use crate::sweep::scoring::{Scoring, scores_for};
 
-pub(crate) fn train_in_process(
-    run: &PlannedRun,
-    upstream: &Upstream,
-    downstream: &[DownstreamTask],
-    backend: Backend,
-    progress: ProgressMode,
-    run_dir: &Path,
-    stop: &AtomicBool,
-) -> RunEnd {
+/// Trains `run` in this process with `ctx` (whose EL2N scores are found here, from its sweep's
+/// folder), catching a panic as the run's failure.
+pub(crate) fn train_in_process(run: &PlannedRun, ctx: &RunContext) -> RunEnd {
     let train_it = || {
-        let scores = scores_of(run, upstream, run_dir, backend, &progress, stop)?;
+        let scores = scores_of(
+            run,
+            ctx.upstream,
+            &ctx.run_dir,
+            ctx.backend,
+            &ctx.progress,
+            ctx.stop,
+        )?;
         let ctx = RunContext {
-            upstream,
-            downstream,
             el2n_scores: scores.as_deref(),
-            backend,
-            run_dir: run_dir.to_path_buf(),
-            progress: progress.clone(),
-            sweep: None,
-            stop,
+            run_dir: ctx.run_dir.clone(),
+            progress: ctx.progress.clone(),
+            ..*ctx
         };
         train(run, &ctx)
     };
@@ -154,6 +151,7 @@ fn train_planned(
         progress: options.progress.clone(),
         sweep,
         stop,
+        tensorboard: config.tracking.tensorboard,
     };
     train(run, &ctx)
 }

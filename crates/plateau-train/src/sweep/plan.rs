@@ -23,21 +23,24 @@ pub struct PlannedRun {
 impl PlannedRun {
     /// A short human label: `vit-tiny-p4 width=64 seed=0`.
     pub fn label(&self) -> String {
-        let name = self
-            .spec
-            .preset
-            .clone()
-            .unwrap_or_else(|| self.spec.model.family().to_string());
-        let axes: Vec<String> = self
-            .axes
-            .iter()
-            .map(|(k, v)| match v {
-                serde_json::Value::String(text) => format!("{k}={text}"),
-                other => format!("{k}={other}"),
-            })
-            .collect();
-        format!("{name} {}", axes.join(" ")).trim().to_string()
+        run_label(&self.spec, &self.axes)
     }
+}
+
+/// A run's label from its spec and axes (also for a run known only by its folder).
+pub(crate) fn run_label(spec: &RunSpec, axes: &BTreeMap<String, serde_json::Value>) -> String {
+    let name = spec
+        .preset
+        .clone()
+        .unwrap_or_else(|| spec.model.family().to_string());
+    let axes: Vec<String> = axes
+        .iter()
+        .map(|(k, v)| match v {
+            serde_json::Value::String(text) => format!("{k}={text}"),
+            other => format!("{k}={other}"),
+        })
+        .collect();
+    format!("{name} {}", axes.join(" ")).trim().to_string()
 }
 
 /// How many runs the grid expands to (saturating), without building them.

@@ -13,6 +13,7 @@ use anyhow::{Context, Result};
 use plateau_metrics::results::{ResultRow, ResultsStore, RunStatus};
 
 use crate::run::summary::RunSummary;
+use crate::run::train::RunContext;
 use crate::sweep::axes;
 use crate::sweep::config::SweepConfig;
 use crate::sweep::dry_run::print_plan;
@@ -29,6 +30,8 @@ use crate::sweep::record::{describe, result_row};
 use crate::sweep::run_process::{RunEnd, ask_to_stop, let_train, start_run, watch_run};
 use crate::sweep::scoring::{Scoring, el2n_scores, scoring_pass};
 use crate::sweep::timing::SweepTiming;
+use crate::sweep::tracking::mlflow_sync::TrackedRun;
+use crate::sweep::tracking::tracker::{RunNews, follow};
 use crate::trace;
 
 /// How often the runner looks at the stop flag while it waits for its run processes: a stop
@@ -96,7 +99,16 @@ pub fn run_sweep(
         return Ok(SweepOutcome::default());
     }
     let _lock = claim_dir(&dir, config)?;
-    link_tensorboard_names(&dir, &runs)?;
+    if config.tracking.tensorboard {
+        link_tensorboard_names(&dir, &runs)?;
+    }
+    let mlflow = match config.tracking.mlflow(&config.name) {
+        Ok(target) => target,
+        Err(why) => {
+            eprintln!("warning: {why}; the sweep goes on without MLflow");
+            None
+        }
+    };
     // Fetch downstream data now, so no run waits on a download (children then find it on disk).
     let downstream = load_downstream(config, &upstream, options.chatty())?;
     let store = ResultsStore::new(&dir);
@@ -152,7 +164,26 @@ pub fn run_sweep(
     // that cause once the runs in flight are done.
     let mut halted: Option<String> = None;
     let (notes_sender, notes) = mpsc::channel::<(usize, Note)>();
+    let tracked: Vec<TrackedRun> = runs
+        .iter()
+        .map(|run| TrackedRun {
+            id: run.id.clone(),
+            dir: dir.join(&run.id),
+            axes: run.axes.clone(),
+        })
+        .collect();
     std::thread::scope(|scope| -> Result<()> {
+        // MLflow hears of each run from its own thread, which sends what the run writes as it
+        // trains and, once this loop is over (its sender dropped), everything left.
+        let (tracker, news) = mpsc::channel::<RunNews>();
+        if let Some(target) = &mlflow {
+            let (tracked, dir, progress) = (&tracked, &dir, &progress);
+            scope.spawn(move || {
+                follow(target, &config.name, tracked, news, dir, &|line| {
+                    progress.log(line)
+                })
+            });
+        }
         let mut pending: VecDeque<Pending> = VecDeque::new();
         let mut next = 0;
         loop {
@@ -196,15 +227,19 @@ pub fn run_sweep(
                         ProgressMode::Off => ProgressMode::Off,
                         _ => progress.run_mode(),
                     };
-                    let end = train_in_process(
-                        run,
-                        &upstream,
-                        &downstream,
-                        options.backend,
-                        mode,
-                        &run_dir,
+                    let _ = tracker.send(RunNews::Started(run.id.clone()));
+                    let ctx = RunContext {
+                        upstream: &upstream,
+                        downstream: &downstream,
+                        el2n_scores: None,
+                        backend: options.backend,
+                        run_dir: run_dir.clone(),
+                        progress: mode,
+                        sweep: None,
                         stop,
-                    );
+                        tensorboard: config.tracking.tensorboard,
+                    };
+                    let end = train_in_process(run, &ctx);
                     slot.wall = slot.started.elapsed();
                     slot.stage = Stage::Ended { end, began: true };
                 }
@@ -223,6 +258,7 @@ pub fn run_sweep(
                     progress.log(&start_line(slot.index, todo.len(), started.elapsed(), run));
                     slot.stage = Stage::Training;
                     slot.started = Instant::now();
+                    let _ = tracker.send(RunNews::Started(run.id.clone()));
                     if let Some(lifeline) = &mut slot.lifeline {
                         // A process that died already is recorded when its watcher reports.
                         let _ = let_train(lifeline);
@@ -284,6 +320,7 @@ pub fn run_sweep(
                 let row = result_row(run, &summary, options.backend)?;
                 // The run's folder first: it is what the results files are rebuilt from.
                 write_record(&dir.join(&run.id), &ResultsStore::line_of(&row))?;
+                let _ = tracker.send(RunNews::Ended(run.id.clone()));
                 trace::phase("append", &run.id);
                 store.append(&row)?;
                 progress.log(&format!("    {}: {}", run.id, describe(&row)));

@@ -237,6 +237,8 @@ fn train_scorer(spec: &RunSpec, id: &str, run_dir: &Path, scoring: &Scoring) -> 
         progress: scoring.progress.clone(),
         sweep: None,
         stop: scoring.stop,
+        // A scorer is a means, not a run of the study: nothing for TensorBoard to show.
+        tensorboard: false,
     };
     let summary = train(&run, &ctx)
         .with_context(|| format!("training the EL2N scorer {}", run_dir.display()))?;
