@@ -7,6 +7,8 @@ mod fit;
 mod logits;
 mod params;
 mod report;
+mod slurm;
+mod status;
 mod sweep;
 mod sync_tracking;
 
@@ -53,6 +55,10 @@ enum Command {
     Train(sweep::TrainArgs),
     /// Write report.html for a sweep folder (also written at the end of every sweep).
     Report(report::ReportArgs),
+    /// Write (and with --submit, submit) a sweep as a Slurm job array plus a merge job.
+    Slurm(slurm::SlurmArgs),
+    /// Where a sweep stands, from its folder: done, running (host, heartbeat), failed, left.
+    Status(status::StatusArgs),
     /// Send a sweep's runs to MLflow: what a server that was down missed, or the whole sweep.
     SyncTracking(sync_tracking::SyncTrackingArgs),
     /// Fit a law to a sweep's results (or your points) and answer from it: predictions,
@@ -84,6 +90,8 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(&args, cli.backend),
         Command::Report(args) => report::run(&args),
         Command::SyncTracking(args) => sync_tracking::run(&args),
+        Command::Status(args) => status::run(&args),
+        Command::Slurm(args) => slurm::run(&args, cli.backend),
         Command::Fit(args) => fit::run(&args),
         Command::Features(args) => features::run(&args, cli.backend),
         Command::Logits(args) => logits::run(&args, cli.backend),

@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use anyhow::Result;
 use clap::Args;
 use plateau_metrics::results::RunStatus;
-use plateau_train::{Backend, ProgressMode, SweepConfig, SweepOptions, run_sweep, train_one};
+use plateau_train::{
+    Backend, ProgressMode, Shard, SweepConfig, SweepOptions, run_sweep, train_one,
+};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 use signal_hook::iterator::Signals;
 
@@ -35,6 +37,14 @@ pub struct SweepArgs {
     /// the previous one is evaluated and probed; on a GPU runs are always one at a time.
     #[arg(long)]
     sequential: bool,
+    /// Train only shard I of N of the plan (0 <= I < N), into an output folder the shards
+    /// share. Without it, a Slurm array task finds its shard in SLURM_ARRAY_TASK_ID, a
+    /// Kubernetes Indexed Job's pod in JOB_COMPLETION_INDEX (with --shards).
+    #[arg(long, value_name = "I/N", value_parser = Shard::parse)]
+    shard: Option<Shard>,
+    /// How many shards: for a Kubernetes Indexed Job, or with --dry-run to print the split.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    shards: Option<u32>,
 }
 
 #[derive(Args)]
@@ -112,8 +122,28 @@ fn stopped_exit_code() -> ExitCode {
     ExitCode::from((128 + signal) as u8)
 }
 
+/// The shard this process trains: `--shard`, else the one its environment names; with
+/// `--dry-run --shards N` alone, any shard of N (the dry run prints them all).
+fn shard_of(args: &SweepArgs) -> Result<Option<Shard>> {
+    let shards = args.shards.map(|n| n as usize);
+    if let Some(shard) = args.shard {
+        return Ok(Some(shard));
+    }
+    let from_env = Shard::from_env(shards).map_err(anyhow::Error::msg)?;
+    Ok(match (from_env, shards) {
+        (Some(shard), _) => Some(shard),
+        (None, Some(count)) if args.dry_run => Some(Shard { index: 0, count }),
+        (None, Some(_)) => anyhow::bail!(
+            "--shards N needs a shard index: --shard I/N, SLURM_ARRAY_TASK_ID or \
+             JOB_COMPLETION_INDEX (or --dry-run to print the split)"
+        ),
+        (None, None) => None,
+    })
+}
+
 pub fn sweep(args: &SweepArgs, backend: Backend) -> Result<ExitCode> {
     let config = SweepConfig::load(&args.config, &args.overrides)?;
+    let shard = shard_of(args)?;
     let options = SweepOptions {
         backend,
         out_dir: args.out.clone(),
@@ -123,6 +153,7 @@ pub fn sweep(args: &SweepArgs, backend: Backend) -> Result<ExitCode> {
         // Two processes on one GPU would share its memory: a large model's evaluation beside
         // the next run's training could run it out.
         overlap: !args.sequential && backend == Backend::Flex,
+        shard,
     };
     let stop = stop_flag(true);
     // Each run in a child process of this same binary: a panic or an out-of-memory kill then
@@ -200,6 +231,7 @@ pub fn train(args: &TrainArgs, backend: Backend) -> Result<ExitCode> {
             false => ProgressMode::Auto,
         },
         overlap: false,
+        shard: None,
     };
     let summary = match train_one(&config, &args.run, &options, sweep.as_ref(), &stop) {
         Ok(summary) => summary,

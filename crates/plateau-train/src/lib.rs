@@ -19,6 +19,7 @@
 //!     rerun_failed: false,
 //!     progress: ProgressMode::Off,
 //!     overlap: false,
+//!     shard: None,
 //! };
 //! let outcome = run_sweep(&config, &options, None, &AtomicBool::new(false))?;
 //! for row in &outcome.trained {
@@ -53,6 +54,7 @@ pub use run::spec::{DistillSpec, RunSpec, run_id};
 pub use run::summary::{RunSummary, read_summary};
 pub use run::train::{RunContext, train};
 pub use sweep::axes::meanings as axis_meanings;
+pub use sweep::claims::ClaimInfo;
 pub use sweep::config::{
     ConfigError, Dedup, DistillConfig, DownstreamConfig, FinetuneConfig, GridEntry, Layers,
     NoiseKind, OptimizerKind, PruneKeep, PruneMetric, Schedule, ScorerConfig, SweepConfig,
@@ -64,9 +66,13 @@ pub use sweep::one_run::train_one;
 pub use sweep::options::{ChildCommand, SweepOptions};
 pub use sweep::plan::{PlannedRun, expand, grid_size};
 pub use sweep::progress::ProgressMode;
+pub use sweep::reconcile::merge_results;
 pub use sweep::run_process::{SWEEP_CHILD_FLAG, SweepLink};
 pub use sweep::runner::{SweepOutcome, run_sweep};
+pub use sweep::shards::Shard;
+pub use sweep::slurm::{SlurmJob, SlurmScripts, Submitted, submit, write_scripts};
 pub use sweep::source::{DatasetSource, IdxFiles, OwnDataset};
+pub use sweep::status::{RunState, SweepStatus, sweep_status};
 pub use sweep::tracking::tracker::{SyncReport, sync_tracking};
 
 /// The results a sweep writes, as plateau-metrics reads them.

@@ -75,6 +75,7 @@ fn options() -> SweepOptions {
         rerun_failed: false,
         progress: ProgressMode::Off,
         overlap: false,
+        shard: None,
     }
 }
 

@@ -3,47 +3,60 @@
 use anyhow::Result;
 
 use crate::run::data::Upstream;
+use crate::sweep::compute::planned_train_flops;
 use crate::sweep::config::SweepConfig;
 use crate::sweep::plan::PlannedRun;
 use crate::sweep::scoring::scoring_pass;
+use crate::sweep::shards::assign;
 
+/// Prints the plan; with `shards`, each run's shard and each shard's compute too.
 pub(crate) fn print_plan(
     config: &SweepConfig,
     upstream: &Upstream,
     runs: &[PlannedRun],
+    shards: Option<usize>,
 ) -> Result<()> {
+    let flops = planned_train_flops(upstream, runs)?;
+    let total: f64 = flops.iter().sum();
+    let shard_of = shards.map(|count| assign(runs, &flops, count));
+    let shard_column = |shard: String| match shards {
+        Some(_) => format!("  {shard:>5}"),
+        None => String::new(),
+    };
     println!(
-        "{:<12}  {:<40}  {:>12}  {:>10}  {:>14}",
-        "run", "model", "params", "GFLOPs/img", "train PFLOPs"
+        "{:<12}  {:<40}  {:>12}  {:>10}  {:>14}{}",
+        "run",
+        "model",
+        "params",
+        "GFLOPs/img",
+        "train PFLOPs",
+        shard_column("shard".into())
     );
-    let teacher = teacher_flops(runs)?;
-    let mut total = 0.0;
-    for run in runs {
+    for (i, (run, train_flops)) in runs.iter().zip(&flops).enumerate() {
         let cost = run.spec.model.cost(&run.spec.input)?;
-        let up = &run.spec.upstream;
-        let examples = up.train_examples.unwrap_or(upstream.splits.train.len()) as f64;
-        // Pruning trains on about `keep` of them.
-        let examples = examples * up.keep.unwrap_or(1.0);
-        let images = match (run.spec.train.steps, run.spec.train.epochs) {
-            (Some(steps), _) => (steps * run.spec.train.batch_size) as f64,
-            (None, Some(epochs)) => epochs as f64 * examples,
-            _ => 0.0,
-        };
-        // A student also runs its teacher forward on every image it trains on.
-        let teacher = match run.spec.distill {
-            Some(_) => teacher,
-            None => 0.0,
-        };
-        let train_flops = (3.0 * cost.flops as f64 + teacher) * images;
-        total += train_flops;
+        let shard = shard_of
+            .as_ref()
+            .map_or(String::new(), |s| s[i].to_string());
         println!(
-            "{:<12}  {:<40}  {:>12}  {:>10.4}  {:>14.6}",
+            "{:<12}  {:<40}  {:>12}  {:>10.4}  {:>14.6}{}",
             run.id,
             run.label(),
             cost.params,
             cost.flops as f64 / 1e9,
-            train_flops / 1e15
+            train_flops / 1e15,
+            shard_column(shard)
         );
+    }
+    if let (Some(count), Some(shard_of)) = (shards, &shard_of) {
+        for shard in 0..count {
+            let mine: Vec<usize> = (0..runs.len()).filter(|&i| shard_of[i] == shard).collect();
+            let compute: f64 = mine.iter().map(|&i| flops[i]).sum();
+            println!(
+                "shard {shard}/{count}: {} runs, {:.6} PFLOPs",
+                mine.len(),
+                compute / 1e15
+            );
+        }
     }
     let scoring = scoring_flops(upstream, runs)?;
     if scoring.passes > 0 {
@@ -61,28 +74,6 @@ pub(crate) fn print_plan(
         (total + scoring.flops) / 1e15
     );
     Ok(())
-}
-
-/// Forward FLOPs per image of the sweep's teacher (one `[distill]` table, so one teacher for
-/// every student); 0 when nothing is distilled.
-fn teacher_flops(runs: &[PlannedRun]) -> Result<f64> {
-    let Some(distill) = runs.iter().find_map(|run| run.spec.distill.as_ref()) else {
-        return Ok(0.0);
-    };
-    let teacher = match &distill.teacher_dir {
-        None => runs
-            .iter()
-            .find(|run| run.id == distill.teacher)
-            .map(|run| run.spec.clone()),
-        Some(dir) => {
-            let text = std::fs::read(dir.join("config.json"))?;
-            Some(serde_json::from_slice::<crate::run::spec::RunSpec>(&text)?)
-        }
-    };
-    Ok(match teacher {
-        Some(t) => t.model.cost(&t.input)?.flops as f64,
-        None => 0.0,
-    })
 }
 
 struct ScoringCompute {

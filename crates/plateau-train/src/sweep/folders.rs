@@ -1,6 +1,7 @@
 //! A sweep's output folder and its runs' folders: where they are, the locks that keep two
 //! processes from writing one at a time, and what a finished run leaves in its folder.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -11,6 +12,7 @@ use crate::run::summary::{RunSummary, read_summary};
 use crate::run::tensorboard::EVENTS_DIR;
 use crate::sweep::config::SweepConfig;
 use crate::sweep::plan::PlannedRun;
+use crate::sweep::shards::Shard;
 
 /// `<out_dir>/<name>/`.
 pub fn sweep_dir(config: &SweepConfig, out_dir: Option<&Path>) -> PathBuf {
@@ -23,12 +25,25 @@ pub const TIMING_FILE: &str = "timing.json";
 /// The lock file that keeps two sweeps from writing into one folder at once.
 pub const LOCK_FILE: &str = "sweep.lock";
 
-/// Takes `dir` for this sweep: locks it against a second sweep running at the same time (the
-/// lock lasts as long as the returned file is open, and the OS drops it if we are killed), and
-/// refuses a folder that holds another sweep's results.
-pub(crate) fn claim_dir(dir: &Path, config: &SweepConfig) -> Result<std::fs::File> {
+/// The lock of a sweep process: `sweep.lock`, or one per shard (`sweep.shard-1-of-4.lock`), so
+/// that shards share the folder and a second process of one shard is refused.
+fn lock_file(shard: Option<Shard>) -> String {
+    match shard {
+        None => LOCK_FILE.to_string(),
+        Some(s) => format!("sweep.shard-{}-of-{}.lock", s.index, s.count),
+    }
+}
+
+/// Takes `dir` for this sweep (or this shard of it): locks it against a second such process
+/// running at the same time (the lock lasts as long as the returned file is open, and the OS
+/// drops it if we are killed), and refuses a folder that holds another sweep's results.
+pub(crate) fn claim_dir(
+    dir: &Path,
+    config: &SweepConfig,
+    shard: Option<Shard>,
+) -> Result<std::fs::File> {
     std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
-    let lock_path = dir.join(LOCK_FILE);
+    let lock_path = dir.join(lock_file(shard));
     let mut lock = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -45,8 +60,8 @@ pub(crate) fn claim_dir(dir: &Path, config: &SweepConfig) -> Result<std::fs::Fil
                  another --out",
                 dir.display(),
                 match holder.trim() {
-                    "" => "its process holds sweep.lock".to_string(),
-                    pid => format!("process {pid} holds sweep.lock"),
+                    "" => format!("its process holds {}", lock_file(shard)),
+                    pid => format!("process {pid} holds {}", lock_file(shard)),
                 }
             );
         }
@@ -126,6 +141,14 @@ pub(crate) fn read_record(run_dir: &Path) -> Option<Record> {
     Some(Record { row, line })
 }
 
+/// The recorded row of every run of `runs` whose folder holds a record, by run id: where a
+/// shard, which never reads the shared results file, learns what is done.
+pub(crate) fn folder_rows(dir: &Path, runs: &[PlannedRun]) -> BTreeMap<String, ResultRow> {
+    runs.iter()
+        .filter_map(|run| Some((run.id.clone(), read_record(&dir.join(&run.id))?.row)))
+        .collect()
+}
+
 /// The summary of a run that finished (ok or diverged) but whose folder has no record yet: it
 /// was killed after its summary, or trained by a plateau that wrote no records. Tidies what
 /// the run would have removed at its end.
@@ -170,25 +193,30 @@ pub(crate) const TENSORBOARD_DIR: &str = "tensorboard";
 /// `tensorboard --logdir <sweep>/tensorboard` names runs by their axes
 /// (`mixer-tiny-p4_depth=2_width=32`), not by their ids. Made anew on every invocation; a label
 /// two runs share gets the run id appended. (Unix only: elsewhere, use `--logdir <sweep>`.)
-pub(crate) fn link_tensorboard_names(dir: &Path, runs: &[PlannedRun]) -> Result<()> {
+///
+/// Shards share the folder (`shared`): they leave the links there are alone and each makes the
+/// ones missing, the same for all, since every shard plans the same runs.
+pub(crate) fn link_tensorboard_names(dir: &Path, runs: &[PlannedRun], shared: bool) -> Result<()> {
     let links = dir.join(TENSORBOARD_DIR);
     std::fs::create_dir_all(&links).with_context(|| links.display().to_string())?;
     for entry in std::fs::read_dir(&links)?.flatten() {
-        if entry.file_type().is_ok_and(|t| t.is_symlink()) {
+        if !shared && entry.file_type().is_ok_and(|t| t.is_symlink()) {
             let _ = std::fs::remove_file(entry.path());
         }
     }
     let name = |run: &PlannedRun| run.label().replace(' ', "_").replace(['/', '\\'], "-");
     for run in runs {
-        let shared = runs.iter().filter(|other| name(other) == name(run)).count() > 1;
-        let link = match shared {
+        let same_name = runs.iter().filter(|other| name(other) == name(run)).count() > 1;
+        let link = match same_name {
             true => format!("{}_{}", name(run), run.id),
             false => name(run),
         };
         let target = Path::new("..").join(&run.id).join(EVENTS_DIR);
         #[cfg(unix)]
-        std::os::unix::fs::symlink(&target, links.join(&link))
-            .with_context(|| links.join(&link).display().to_string())?;
+        match std::os::unix::fs::symlink(&target, links.join(&link)) {
+            Err(e) if shared && e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            made => made.with_context(|| links.join(&link).display().to_string())?,
+        }
         #[cfg(not(unix))]
         let _ = (target, link);
     }

@@ -5,6 +5,7 @@ use std::process::Command;
 
 use crate::Backend;
 use crate::sweep::progress::ProgressMode;
+use crate::sweep::shards::Shard;
 
 /// How a sweep is run.
 pub struct SweepOptions {
@@ -17,6 +18,9 @@ pub struct SweepOptions {
     pub progress: ProgressMode,
     /// Start the next run process while the previous one evaluates (see [`run_sweep`](crate::run_sweep)).
     pub overlap: bool,
+    /// Train only this shard's share of the plan, into a folder other shards share (see
+    /// `shards.rs`). With `dry_run`, prints the split among its `count` shards.
+    pub shard: Option<Shard>,
 }
 
 impl SweepOptions {
@@ -30,6 +34,7 @@ impl SweepOptions {
             rerun_failed: false,
             progress: ProgressMode::Off,
             overlap: false,
+            shard: None,
         }
     }
 

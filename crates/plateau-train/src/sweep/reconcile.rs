@@ -8,12 +8,12 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use plateau_metrics::results::{ResultRow, ResultsStore};
 
 use crate::Backend;
 use crate::sweep::folders::{
-    RECORD_FILE, Record, finished_summary, read_record, run_folders, write_record,
+    LOCK_FILE, RECORD_FILE, Record, finished_summary, read_record, run_folders, write_record,
 };
 use crate::sweep::plan::PlannedRun;
 use crate::sweep::record::result_row;
@@ -26,12 +26,13 @@ pub(crate) struct Reconciled {
 }
 
 /// Reconciles the results files of the sweep in `dir` with its run folders, saying on stderr
-/// what it dropped and restored. Call it while holding the sweep's lock.
+/// what it dropped and (with `warn_restored`) restored. Call it while holding the sweep's lock.
 pub(crate) fn reconcile(
     dir: &Path,
     store: &ResultsStore,
     runs: &[PlannedRun],
     backend: Backend,
+    warn_restored: bool,
 ) -> Result<Reconciled> {
     store.repair()?;
     let path = store.jsonl_path();
@@ -88,7 +89,7 @@ pub(crate) fn reconcile(
             }
         }
     }
-    for record in &missing {
+    for record in missing.iter().filter(|_| warn_restored) {
         eprintln!(
             "warning: {} lacked the result of run {}; restored it from {}",
             path.display(),
@@ -118,6 +119,27 @@ pub(crate) fn reconcile(
     Ok(Reconciled {
         restored: missing.iter().map(|r| r.row.run_id.clone()).collect(),
     })
+}
+
+/// `plateau report DIR`: brings `results.jsonl` and `results.csv` in line with the run folders
+/// (the shards of a sweep write only their runs' records; this merges them, one row per run,
+/// the latest record winning). Returns the runs whose rows were added. Skipped, with `None`,
+/// while a sweep process holds the folder's `sweep.lock`: that one reconciles as it goes.
+pub fn merge_results(dir: &Path) -> Result<Option<Vec<String>>> {
+    let lock_path = dir.join(LOCK_FILE);
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| lock_path.display().to_string())?;
+    if let Err(std::fs::TryLockError::WouldBlock) = lock.try_lock() {
+        return Ok(None);
+    }
+    let store = ResultsStore::new(dir);
+    // Rows the file lacks are what merging is for: no warning for them.
+    let reconciled = reconcile(dir, &store, &[], Backend::default(), false)?;
+    Ok(Some(reconciled.restored))
 }
 
 /// Where damaged lines of `results.jsonl` are set aside.

@@ -15,20 +15,24 @@ use plateau_metrics::results::{ResultRow, ResultsStore, RunStatus};
 use crate::run::summary::RunSummary;
 use crate::run::train::RunContext;
 use crate::sweep::axes;
+use crate::sweep::claims::{ClaimKeeper, Claimed, claim};
+use crate::sweep::compute::planned_train_flops;
 use crate::sweep::config::SweepConfig;
 use crate::sweep::dry_run::print_plan;
 use crate::sweep::folders::{
-    TIMING_FILE, claim_dir, link_tensorboard_names, stale_runs, sweep_dir, write_record,
+    TIMING_FILE, claim_dir, folder_rows, link_tensorboard_names, read_record, stale_runs,
+    sweep_dir, write_record,
 };
 use crate::sweep::inputs::{load_downstream, plan};
 use crate::sweep::one_run::train_in_process;
 use crate::sweep::options::{ChildCommand, SweepOptions};
 use crate::sweep::plan::PlannedRun;
 use crate::sweep::progress::{Milestone, ProgressMode, SweepProgress};
-use crate::sweep::reconcile::reconcile;
+use crate::sweep::reconcile::{Reconciled, reconcile};
 use crate::sweep::record::{describe, result_row};
 use crate::sweep::run_process::{RunEnd, ask_to_stop, let_train, start_run, watch_run};
 use crate::sweep::scoring::{Scoring, el2n_scores, scoring_pass};
+use crate::sweep::shards::assign;
 use crate::sweep::timing::SweepTiming;
 use crate::sweep::tracking::mlflow_sync::TrackedRun;
 use crate::sweep::tracking::tracker::{RunNews, follow};
@@ -95,12 +99,14 @@ pub fn run_sweep(
     let dir = sweep_dir(config, options.out_dir.as_deref());
     let (upstream, runs) = plan(config, options.chatty())?;
     if options.dry_run {
-        print_plan(config, &upstream, &runs)?;
+        print_plan(config, &upstream, &runs, options.shard.map(|s| s.count))?;
         return Ok(SweepOutcome::default());
     }
-    let _lock = claim_dir(&dir, config)?;
+    let shard = options.shard;
+    let sharded = shard.is_some();
+    let _lock = claim_dir(&dir, config, shard)?;
     if config.tracking.tensorboard {
-        link_tensorboard_names(&dir, &runs)?;
+        link_tensorboard_names(&dir, &runs, sharded)?;
     }
     let mlflow = match config.tracking.mlflow(&config.name) {
         Ok(target) => target,
@@ -112,9 +118,19 @@ pub fn run_sweep(
     // Fetch downstream data now, so no run waits on a download (children then find it on disk).
     let downstream = load_downstream(config, &upstream, options.chatty())?;
     let store = ResultsStore::new(&dir);
-    plateau_store::remove_stale_temporaries(&dir);
-    let reconciled = reconcile(&dir, &store, &runs, options.backend)?;
-    let stale = stale_runs(&dir, &runs);
+    // A shard never writes the files all shards share (the results files, the report): each
+    // run's folder holds its record, and `plateau report` merges them once every shard is done.
+    let reconciled = match sharded {
+        true => Reconciled::default(),
+        false => {
+            plateau_store::remove_stale_temporaries(&dir);
+            reconcile(&dir, &store, &runs, options.backend, true)?
+        }
+    };
+    let stale = match sharded {
+        true => Vec::new(),
+        false => stale_runs(&dir, &runs),
+    };
     if !stale.is_empty() {
         eprintln!(
             "note: {} run folder(s) in {} are not runs of this config: it changed since they ran \
@@ -126,20 +142,45 @@ pub fn run_sweep(
             stale.join(", ")
         );
     }
-    let done = store.latest()?;
-    let todo: Vec<&PlannedRun> = runs
+    let latest_rows = || -> Result<_> {
+        Ok(match sharded {
+            true => folder_rows(&dir, &runs),
+            false => store.latest()?,
+        })
+    };
+    let done = latest_rows()?;
+    let mine: Vec<bool> = match shard {
+        Some(shard) => {
+            let costs = planned_train_flops(&upstream, &runs)?;
+            let shards = assign(&runs, &costs, shard.count);
+            shards.iter().map(|&s| s == shard.index).collect()
+        }
+        None => vec![true; runs.len()],
+    };
+    let share: Vec<&PlannedRun> = runs
         .iter()
+        .zip(&mine)
+        .filter(|(_, m)| **m)
+        .map(|(r, _)| r)
+        .collect();
+    let todo: Vec<&PlannedRun> = share
+        .iter()
+        .copied()
         .filter(|run| match done.get(&run.id).map(|row| row.status) {
             Some(RunStatus::Ok | RunStatus::Diverged) => false,
             Some(RunStatus::Failed) => options.rerun_failed,
             None => true,
         })
         .collect();
+    let of_shard = match shard {
+        Some(shard) => format!(" shard {} ({} of its runs)", shard.name(), share.len()),
+        None => String::new(),
+    };
     eprintln!(
-        "sweep {}: {} runs, {} done, {} to train → {}",
+        "sweep {}{of_shard}: {} runs, {} done, {} to train → {}",
         config.name,
-        runs.len(),
-        runs.len() - todo.len(),
+        share.len(),
+        share.len() - todo.len(),
         todo.len(),
         dir.display()
     );
@@ -160,11 +201,13 @@ pub fn run_sweep(
         _ => 1,
     };
     let mut rows = Vec::new();
+    let mut skipped = 0;
     // Set when a run could not write (a full disk): no new run starts, and the sweep ends with
     // that cause once the runs in flight are done.
     let mut halted: Option<String> = None;
     let (notes_sender, notes) = mpsc::channel::<(usize, Note)>();
-    let tracked: Vec<TrackedRun> = runs
+    // A shard mirrors its own runs only: two shards must not both make one run's MLflow run.
+    let tracked: Vec<TrackedRun> = share
         .iter()
         .map(|run| TrackedRun {
             id: run.id.clone(),
@@ -172,7 +215,13 @@ pub fn run_sweep(
             axes: run.axes.clone(),
         })
         .collect();
+    let claims = ClaimKeeper::default();
+    let shard_name = shard.map(|s| s.name());
     std::thread::scope(|scope| -> Result<()> {
+        // Claims stay fresh while this loop runs (its sender dropped at the end stops them).
+        let (_beating, beats) = mpsc::channel::<()>();
+        let keeper = &claims;
+        scope.spawn(move || keeper.keep_alive(&beats));
         // MLflow hears of each run from its own thread, which sends what the run writes as it
         // trains and, once this loop is over (its sender dropped), everything left.
         let (tracker, news) = mpsc::channel::<RunNews>();
@@ -196,6 +245,37 @@ pub fn run_sweep(
                 let (index, run) = (next, todo[next]);
                 next += 1;
                 let run_dir = dir.join(&run.id);
+                // Another process sharing the folder may have it (a duplicated task, a shard
+                // of another split): it is that process's to finish.
+                match claim(&run_dir, shard_name.clone())? {
+                    // Finished by another process since this one planned: not trained twice.
+                    Claimed::Mine(held)
+                        if read_record(&run_dir).is_some_and(|r| {
+                            matches!(r.row.status, RunStatus::Ok | RunStatus::Diverged)
+                        }) =>
+                    {
+                        held.release();
+                        skipped += 1;
+                        continue;
+                    }
+                    Claimed::Mine(held) => claims.hold(&run.id, held),
+                    Claimed::Elsewhere(holder) => {
+                        progress.log(&format!(
+                            "skipped: {} is being trained by {} pid {}{} (heartbeat {:.0} s ago)",
+                            run.id,
+                            holder.host,
+                            holder.pid,
+                            holder
+                                .shard
+                                .as_ref()
+                                .map(|s| format!(", shard {s}"))
+                                .unwrap_or_default(),
+                            holder.age()
+                        ));
+                        skipped += 1;
+                        continue;
+                    }
+                }
                 let mut slot = Pending::new(index);
                 if let Some(command) = child {
                     match start_run(command(&run.id), &run_dir, progress.wants_events()) {
@@ -267,6 +347,13 @@ pub fn run_sweep(
                     continue;
                 }
             }
+            // A run another process took over (this one's heartbeats went stale) is stopped
+            // at once, without a checkpoint: the taker resumes from the last one.
+            for slot in pending.iter_mut() {
+                if slot.lifeline.is_some() && claims.is_lost(&todo[slot.index].id) {
+                    slot.lifeline = None;
+                }
+            }
             if stopping {
                 // Processes still waiting for their turn end without training; the one that
                 // trains stops at its next step (it may not have heard the signal itself).
@@ -293,6 +380,17 @@ pub fn run_sweep(
                 let Stage::Ended { end, began } = slot.stage else {
                     unreachable!("checked above")
                 };
+                if claims.is_lost(&run.id) {
+                    progress.log(&format!(
+                        "lost: {} was taken over by another process; it is that one's now",
+                        run.id
+                    ));
+                    claims.release(&run.id);
+                    continue;
+                }
+                // Whatever its end, this process is done with the run: recorded below, or left
+                // to resume from its checkpoint (by this sweep's next invocation or another).
+                claims.release(&run.id);
                 let summary = match end {
                     RunEnd::Summary(summary) => summary,
                     RunEnd::Environment(why) => {
@@ -321,8 +419,10 @@ pub fn run_sweep(
                 // The run's folder first: it is what the results files are rebuilt from.
                 write_record(&dir.join(&run.id), &ResultsStore::line_of(&row))?;
                 let _ = tracker.send(RunNews::Ended(run.id.clone()));
-                trace::phase("append", &run.id);
-                store.append(&row)?;
+                if !sharded {
+                    trace::phase("append", &run.id);
+                    store.append(&row)?;
+                }
                 progress.log(&format!("    {}: {}", run.id, describe(&row)));
                 progress.run_done();
                 rows.push(row);
@@ -367,6 +467,22 @@ pub fn run_sweep(
     if let Some(why) = halted {
         anyhow::bail!("the sweep stopped before its runs could finish: {why}");
     }
+    if skipped > 0 {
+        eprintln!("{skipped} run(s) skipped: other processes sharing the folder train them");
+    }
+    if let Some(shard) = shard {
+        eprintln!(
+            "shard {} done; once every shard is, merge the results and the report with \
+             `plateau report {}`",
+            shard.name(),
+            dir.display()
+        );
+        return Ok(SweepOutcome {
+            failed: failed_rows(&runs, &latest_rows()?, &mine),
+            trained: rows,
+            recorded: Vec::new(),
+        });
+    }
     trace::phase("report", &config.name);
     let reporting = Instant::now();
     let report = plateau_metrics::report::write_report(&dir, &axes::meanings())
@@ -379,18 +495,26 @@ pub fn run_sweep(
         let json = serde_json::to_string_pretty(&timing)?;
         plateau_store::write_atomic(&dir.join(TIMING_FILE), json.as_bytes())?;
     }
-    let latest = store.latest()?;
-    let failed = runs
-        .iter()
-        .filter_map(|run| latest.get(&run.id))
-        .filter(|row| row.status == RunStatus::Failed)
-        .cloned()
-        .collect();
     Ok(SweepOutcome {
+        failed: failed_rows(&runs, &latest_rows()?, &mine),
         trained: rows,
         recorded: reconciled.restored,
-        failed,
     })
+}
+
+/// The rows recorded as failed among the runs that are this process's (`mine`).
+fn failed_rows(
+    runs: &[PlannedRun],
+    latest: &std::collections::BTreeMap<String, ResultRow>,
+    mine: &[bool],
+) -> Vec<ResultRow> {
+    runs.iter()
+        .zip(mine)
+        .filter(|(_, mine)| **mine)
+        .filter_map(|(run, _)| latest.get(&run.id))
+        .filter(|row| row.status == RunStatus::Failed)
+        .cloned()
+        .collect()
 }
 
 /// A run the sweep has started and not yet recorded.

@@ -34,6 +34,7 @@ pub fn sweep_on(backend: Backend, toml: &str) -> Vec<ResultRow> {
         rerun_failed: false,
         progress: ProgressMode::Off,
         overlap: false,
+        shard: None,
     };
     run_sweep(&config, &options, None, &AtomicBool::new(false))
         .unwrap()
