@@ -1,0 +1,215 @@
+//! A sweep on a real Slurm cluster (the one-node cluster of `scripts/slurm-cluster.sh`, which
+//! CI starts): `plateau slurm --submit` returns at once; the array's tasks and the merge job
+//! record every run once, ok, equal number for number to the same sweep on one machine; a task
+//! requeued while it trains (`scontrol requeue`) stops at its next step, goes back in the queue
+//! and resumes from its checkpoint, losing nothing and training nothing twice.
+//! Skipped unless `SLURM_CONF` names a cluster that answers; `PLATEAU_REQUIRE_SLURM=1` (CI)
+//! makes a missing cluster a failure.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{outcome, result_rows};
+
+mod common;
+
+fn cluster_answers() -> bool {
+    std::env::var_os("SLURM_CONF").is_some()
+        && Command::new("sinfo")
+            .arg("-h")
+            .output()
+            .is_ok_and(|o| o.status.success() && !o.stdout.is_empty())
+}
+
+fn plateau(args: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_plateau"))
+        .args(args)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "plateau {args:?}: {stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+/// Submits the smoke sweep as `tasks` array tasks with `overrides`; the array's job id.
+fn submit(out: &Path, tasks: usize, overrides: &[&str]) -> String {
+    let mut args = vec!["slurm", "configs/smoke.toml", "--tasks"];
+    let tasks = tasks.to_string();
+    args.push(&tasks);
+    args.extend(["--out", out.to_str().unwrap(), "--submit"]);
+    for assignment in overrides {
+        args.extend(["--set", assignment]);
+    }
+    let said = plateau(&args);
+    let line = said
+        .lines()
+        .find(|l| l.starts_with("submitted: array job "))
+        .unwrap_or_else(|| panic!("{said}"));
+    line.split_whitespace()
+        .nth(3)
+        .unwrap()
+        .trim_end_matches(',')
+        .to_string()
+}
+
+fn queue() -> String {
+    let output = Command::new("squeue")
+        .args(["-h", "-o", "%i %T"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(
+            started.elapsed() < limit,
+            "{what}: not within {limit:?}; queue:\n{}",
+            queue()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn epochs(run_dir: &Path) -> Vec<u64> {
+    std::fs::read_to_string(run_dir.join("metrics.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["epoch"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn a_sweep_runs_as_a_slurm_array_and_survives_a_requeue() {
+    if !cluster_answers() {
+        assert!(
+            std::env::var_os("PLATEAU_REQUIRE_SLURM").is_none(),
+            "PLATEAU_REQUIRE_SLURM is set but no Slurm cluster answers (SLURM_CONF, sinfo)"
+        );
+        eprintln!(
+            "skipped: no Slurm cluster (scripts/slurm-cluster.sh start DIR, then SLURM_CONF)"
+        );
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+
+    // Three tasks, one run each, then the merge.
+    let out = work.path().join("array");
+    let submitted = Instant::now();
+    let array = submit(&out, 3, &[]);
+    assert!(
+        submitted.elapsed() < Duration::from_secs(10),
+        "--submit must not wait for the jobs"
+    );
+    wait_until("the array and its merge", Duration::from_secs(180), || {
+        queue().trim().is_empty()
+    });
+    let sweep_dir = out.join("smoke");
+    let rows = result_rows(&sweep_dir);
+    assert_eq!(rows.len(), 3, "every run recorded once");
+    assert!(rows.iter().all(|r| r["status"] == "ok"), "{rows:?}");
+    for task in 0..3 {
+        let log = sweep_dir.join(format!("slurm/{array}_{task}.out"));
+        assert!(log.is_file(), "{}", log.display());
+    }
+    let alone = work.path().join("alone");
+    plateau(&[
+        "sweep",
+        "configs/smoke.toml",
+        "--out",
+        alone.to_str().unwrap(),
+    ]);
+    let outcomes = |dir: &Path| -> std::collections::BTreeMap<String, serde_json::Value> {
+        result_rows(dir)
+            .iter()
+            .map(|r| (r["run_id"].as_str().unwrap().to_string(), outcome(r)))
+            .collect()
+    };
+    assert_eq!(outcomes(&sweep_dir), outcomes(&alone.join("smoke")));
+
+    // One task with longer runs, requeued while a run trains.
+    let out = work.path().join("requeue");
+    let overrides = ["train.epochs=5", "upstream.train_examples=3000"];
+    let array = submit(&out, 1, &overrides);
+    let sweep_dir = out.join("smoke");
+    let mut interrupted = None;
+    wait_until("a run two epochs in", Duration::from_secs(180), || {
+        let Ok(entries) = std::fs::read_dir(&sweep_dir) else {
+            return false;
+        };
+        interrupted = entries
+            .flatten()
+            .map(|e| e.path())
+            .find(|dir| epochs(dir).len() >= 2 && !dir.join("result.json").exists());
+        interrupted.is_some()
+    });
+    let interrupted = interrupted.unwrap();
+    let task = format!("{array}_0");
+    let requeue = Command::new("scontrol")
+        .args(["requeue", &task])
+        .status()
+        .unwrap();
+    assert!(requeue.success());
+    // A requeued job waits for a begin time in the future: now is soon enough.
+    wait_until(
+        "the task back in the queue",
+        Duration::from_secs(120),
+        || {
+            queue()
+                .lines()
+                .any(|l| l.starts_with(&task) && l.contains("PENDING"))
+        },
+    );
+    let _ = Command::new("scontrol")
+        .args(["update", &format!("JobId={task}"), "StartTime=now"])
+        .status();
+    wait_until(
+        "the requeued task and the merge",
+        Duration::from_secs(300),
+        || queue().trim().is_empty(),
+    );
+    let rows = result_rows(&sweep_dir);
+    assert_eq!(rows.len(), 3, "nothing lost");
+    assert!(rows.iter().all(|r| r["status"] == "ok"), "{rows:?}");
+    for row in &rows {
+        let id = row["run_id"].as_str().unwrap();
+        assert_eq!(
+            epochs(&sweep_dir.join(id)),
+            [1, 2, 3, 4, 5],
+            "{id}: every epoch once"
+        );
+    }
+    // The requeued task ran twice and went on from the interrupted run's checkpoint: after its
+    // restart, that run's first epoch line is past the two it had done.
+    let log = std::fs::read_to_string(sweep_dir.join(format!("slurm/{array}_0.out"))).unwrap();
+    let (_, after) = log
+        .split_once(", restart 1")
+        .unwrap_or_else(|| panic!("no restart in the task's log:\n{log}"));
+    let id = interrupted.file_name().unwrap().to_str().unwrap();
+    let label = rows
+        .iter()
+        .find(|r| r["run_id"] == id)
+        .map(|r| format!("{} depth=", r["preset"].as_str().unwrap()))
+        .unwrap();
+    let resumed_from = after
+        .lines()
+        .find(|l| l.contains(&label) && l.contains(" epoch "))
+        .and_then(|l| l.split(" epoch ").nth(1))
+        .and_then(|e| e.split('/').next())
+        .and_then(|e| e.trim().parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("{id}: no epoch line after the restart:\n{after}"));
+    assert!(
+        resumed_from >= 3,
+        "{id} resumed at epoch {resumed_from}:\n{after}"
+    );
+}
