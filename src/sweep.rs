@@ -9,7 +9,7 @@ use anyhow::Result;
 use clap::Args;
 use plateau_metrics::results::RunStatus;
 use plateau_train::{
-    Backend, ProgressMode, Shard, SweepConfig, SweepOptions, run_sweep, train_one,
+    Backend, ProgressMode, Shard, SweepConfig, SweepOptions, Worker, run_sweep, train_one,
 };
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 use signal_hook::iterator::Signals;
@@ -45,6 +45,14 @@ pub struct SweepArgs {
     /// How many shards: for a Kubernetes Indexed Job, or with --dry-run to print the split.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     shards: Option<u32>,
+    /// Train N runs at once on the CPU backend, one process each, the cores split between
+    /// them (results equal those of the runs trained one at a time).
+    #[arg(long, value_name = "N", conflicts_with = "devices", value_parser = clap::value_parser!(u32).range(1..))]
+    jobs: Option<u32>,
+    /// Train one run at once per device listed, one process each, e.g. --backend cuda --devices
+    /// cuda:0,cuda:1; a device listed twice runs two (small models leave most of a GPU idle).
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    devices: Vec<String>,
 }
 
 #[derive(Args)]
@@ -154,6 +162,16 @@ pub fn sweep(args: &SweepArgs, backend: Backend) -> Result<ExitCode> {
         // the next run's training could run it out.
         overlap: !args.sequential && backend == Backend::Flex,
         shard,
+        workers: match args.jobs {
+            Some(_) if backend != Backend::Flex => anyhow::bail!(
+                "--jobs splits the CPU's cores; on the {} backend give --devices, e.g. {}:0,{}:0",
+                backend.name(),
+                backend.name(),
+                backend.name()
+            ),
+            Some(jobs) => Worker::for_jobs(jobs as usize),
+            None => Worker::for_devices(&args.devices, backend).map_err(anyhow::Error::msg)?,
+        },
     };
     let stop = stop_flag(true);
     // Each run in a child process of this same binary: a panic or an out-of-memory kill then
@@ -232,6 +250,7 @@ pub fn train(args: &TrainArgs, backend: Backend) -> Result<ExitCode> {
         },
         overlap: false,
         shard: None,
+        workers: Vec::new(),
     };
     let summary = match train_one(&config, &args.run, &options, sweep.as_ref(), &stop) {
         Ok(summary) => summary,

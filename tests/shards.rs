@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::process::{Child, Command, Output};
 
-use common::{outcome, result_rows, tiny_mixer_sweep};
+use common::{outcomes, result_rows, tiny_mixer_sweep};
 
 mod common;
 
@@ -47,13 +47,6 @@ fn trained(stderr: &str) -> usize {
         .find(|l| l.contains("runs trained this time") || l.contains("run trained this time"))
         .unwrap_or_else(|| panic!("no summary line: {stderr}"));
     line.split_whitespace().next().unwrap().parse().unwrap()
-}
-
-fn outcomes(sweep_dir: &Path) -> std::collections::BTreeMap<String, serde_json::Value> {
-    result_rows(sweep_dir)
-        .iter()
-        .map(|row| (row["run_id"].as_str().unwrap().to_string(), outcome(row)))
-        .collect()
 }
 
 #[test]

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{outcome, result_rows};
+use common::{outcomes, result_rows};
 
 mod common;
 
@@ -129,12 +129,6 @@ fn a_sweep_runs_as_a_slurm_array_and_survives_a_requeue() {
         "--out",
         alone.to_str().unwrap(),
     ]);
-    let outcomes = |dir: &Path| -> std::collections::BTreeMap<String, serde_json::Value> {
-        result_rows(dir)
-            .iter()
-            .map(|r| (r["run_id"].as_str().unwrap().to_string(), outcome(r)))
-            .collect()
-    };
     assert_eq!(outcomes(&sweep_dir), outcomes(&alone.join("smoke")));
 
     // One task with longer runs, requeued while a run trains.

@@ -58,6 +58,14 @@ pub fn outcome(row: &serde_json::Value) -> serde_json::Value {
     })
 }
 
+/// The [`outcome`] of every run of a sweep folder's results, by run id (the latest row of each).
+pub fn outcomes(sweep_dir: &Path) -> std::collections::BTreeMap<String, serde_json::Value> {
+    result_rows(sweep_dir)
+        .iter()
+        .map(|row| (row["run_id"].as_str().unwrap().to_string(), outcome(row)))
+        .collect()
+}
+
 /// The value of condition `axis` of each curve `plateau fit --x params` fits to the sweep in
 /// `sweep_dir`, as JSON text (`"0.4"`), in the order printed.
 pub fn fitted_conditions(sweep_dir: &Path, axis: &str) -> Vec<String> {

@@ -20,6 +20,7 @@
 //!     progress: ProgressMode::Off,
 //!     overlap: false,
 //!     shard: None,
+//!     workers: Vec::new(),
 //! };
 //! let outcome = run_sweep(&config, &options, None, &AtomicBool::new(false))?;
 //! for row in &outcome.trained {
@@ -63,7 +64,7 @@ pub use sweep::config::{
 pub use sweep::folders::sweep_dir;
 pub use sweep::inputs::{load_downstream, plan};
 pub use sweep::one_run::train_one;
-pub use sweep::options::{ChildCommand, SweepOptions};
+pub use sweep::options::{ChildCommand, SweepOptions, Worker};
 pub use sweep::plan::{PlannedRun, expand, grid_size};
 pub use sweep::progress::ProgressMode;
 pub use sweep::reconcile::merge_results;

@@ -76,6 +76,7 @@ fn options() -> SweepOptions {
         progress: ProgressMode::Off,
         overlap: false,
         shard: None,
+        workers: Vec::new(),
     }
 }
 

@@ -80,9 +80,22 @@ impl ClaimInfo {
 /// The claim in force on the run in `run_dir`: its number and what it says.
 pub fn current_claim(run_dir: &Path) -> Option<(u64, ClaimInfo)> {
     let number = claim_numbers(run_dir).into_iter().max()?;
-    let text = std::fs::read_to_string(claim_path(run_dir, number)).ok()?;
-    // A claim being written (or torn) reads as fresh: never taken over on a half-read.
-    let info = serde_json::from_str(&text).unwrap_or_else(|_| ClaimInfo::mine(None));
+    let path = claim_path(run_dir, number);
+    let text = std::fs::read_to_string(&path).ok()?;
+    // Claims are linked whole, so one that does not parse was damaged: it counts as made when
+    // the file was, by no process of this host.
+    let info = serde_json::from_str(&text).unwrap_or_else(|_| ClaimInfo {
+        host: "(unreadable claim)".into(),
+        pid: 0,
+        slurm_job: None,
+        slurm_task: None,
+        shard: None,
+        heartbeat: std::fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+            .map_or(0.0, |d| d.as_secs_f64()),
+    });
     Some((number, info))
 }
 
@@ -112,16 +125,15 @@ pub(crate) fn claim(run_dir: &Path, shard: Option<String>) -> Result<Claimed> {
         };
         let info = ClaimInfo::mine(shard.clone());
         let path = claim_path(run_dir, next);
-        let created = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path);
-        match created {
-            Ok(mut file) => {
-                use std::io::Write;
-                file.write_all(serde_json::to_string(&info)?.as_bytes())
-                    .and_then(|_| file.sync_all())
-                    .with_context(|| path.display().to_string())?;
+        // Written whole under a name of its own, then linked to the claim's name: the link is
+        // the exclusive create (it fails if the name exists, atomically, NFS included), and a
+        // claim is never seen half-written, even after a kill.
+        let draft = run_dir.join(format!(".claim-draft-{}-{}", info.host, info.pid));
+        plateau_store::write_atomic(&draft, serde_json::to_string(&info)?.as_bytes())?;
+        let linked = std::fs::hard_link(&draft, &path);
+        let _ = std::fs::remove_file(&draft);
+        match linked {
+            Ok(()) => {
                 return Ok(Claimed::Mine(Claim {
                     run_dir: run_dir.to_path_buf(),
                     number: next,
@@ -275,6 +287,16 @@ mod tests {
         assert!(!mine.beat().unwrap());
         taker.release();
         assert!(current_claim(&run).is_none());
+    }
+
+    #[test]
+    fn a_damaged_claim_counts_from_when_its_file_was_made() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(claim_path(dir.path(), 0), "{\"host\": \"no").unwrap();
+        let (number, info) = current_claim(dir.path()).unwrap();
+        assert_eq!(number, 0);
+        // Made just now by no process of this host: fresh, so not taken over yet.
+        assert!(info.age() < 60.0 && !info.is_stale());
     }
 
     #[test]

@@ -25,7 +25,7 @@ use crate::sweep::folders::{
 };
 use crate::sweep::inputs::{load_downstream, plan};
 use crate::sweep::one_run::train_in_process;
-use crate::sweep::options::{ChildCommand, SweepOptions};
+use crate::sweep::options::{ChildCommand, SweepOptions, Worker};
 use crate::sweep::plan::PlannedRun;
 use crate::sweep::progress::{Milestone, ProgressMode, SweepProgress};
 use crate::sweep::reconcile::{Reconciled, reconcile};
@@ -192,13 +192,40 @@ pub fn run_sweep(
     let started = Instant::now();
     let progress = SweepProgress::new(options.chatty(), &config.name, todo.len());
     score_for_pruning(&todo, &upstream, &dir, options, &progress, stop)?;
-    // At most one run trains at a time. With overlap, the next run's process starts early (it
-    // loads its data, then waits) and trains as soon as the previous run's training is over,
-    // beside that run's last validation, test and probes: those leave a core idle for most
-    // small models.
+    // One run trains at a time, unless the sweep was given workers (devices, or shares of the
+    // CPU's cores): then one per worker, each run's process on its own. With one worker and
+    // overlap, the next run's process starts early (it loads its data, then waits) and trains
+    // as soon as the previous run's training is over, beside that run's last validation, test
+    // and probes: those leave a core idle for most small models.
+    let workers = match options.workers.is_empty() {
+        true => vec![Worker::default()],
+        false => options.workers.clone(),
+    };
+    let parallel = workers.len();
+    if parallel > 1 && child.is_none() {
+        anyhow::bail!(
+            "several runs at once (--jobs, --devices) need run processes: drop --in-process"
+        );
+    }
     let in_flight = match (child, options.overlap) {
+        (Some(_), _) if parallel > 1 => parallel,
         (Some(_), true) => 3,
         _ => 1,
+    };
+    // A worker is busy while a run process it started is alive.
+    let free_worker = |pending: &VecDeque<Pending>| {
+        (0..parallel).find(|w| {
+            !pending
+                .iter()
+                .any(|slot| slot.worker == *w && !matches!(slot.stage, Stage::Ended { .. }))
+        })
+    };
+    let occupied = |pending: &VecDeque<Pending>| match parallel {
+        1 => pending.len(),
+        _ => pending
+            .iter()
+            .filter(|slot| !matches!(slot.stage, Stage::Ended { .. }))
+            .count(),
     };
     let mut rows = Vec::new();
     let mut skipped = 0;
@@ -240,7 +267,10 @@ pub fn run_sweep(
             // One run process loads its data at a time: three loading at once on two cores
             // made the first run start a second later.
             let loading = |pending: &VecDeque<Pending>| pending.iter().any(|slot| slot.loading);
-            while pending.len() < in_flight && next < todo.len() && !stopping && !loading(&pending)
+            while occupied(&pending) < in_flight
+                && next < todo.len()
+                && !stopping
+                && !loading(&pending)
             {
                 let (index, run) = (next, todo[next]);
                 next += 1;
@@ -277,8 +307,15 @@ pub fn run_sweep(
                     }
                 }
                 let mut slot = Pending::new(index);
+                // With one worker, every process shares it (and trains in turn).
+                slot.worker = match parallel {
+                    1 => 0,
+                    _ => free_worker(&pending).expect("fewer processes than workers"),
+                };
                 if let Some(command) = child {
-                    match start_run(command(&run.id), &run_dir, progress.wants_events()) {
+                    let mut command = command(&run.id);
+                    command.envs(workers[slot.worker].env());
+                    match start_run(command, &run_dir, progress.wants_events()) {
                         Ok(mut process) => {
                             slot.lifeline = process.stdin.take();
                             slot.loading = true;
@@ -325,11 +362,13 @@ pub fn run_sweep(
                 }
                 pending.push_back(slot);
             }
-            // The oldest waiting run process trains once no other run does.
+            // The oldest waiting run process trains once fewer runs train than there are
+            // workers (once no other run does, with one).
             let training = pending
                 .iter()
-                .any(|slot| matches!(slot.stage, Stage::Training));
-            if !training && !stopping {
+                .filter(|slot| matches!(slot.stage, Stage::Training))
+                .count();
+            if training < parallel && !stopping {
                 let waiting = pending
                     .iter_mut()
                     .find(|slot| matches!(slot.stage, Stage::Waiting));
@@ -532,9 +571,11 @@ struct Pending {
     loading: bool,
     /// It was told to stop at its next step.
     asked_to_stop: bool,
+    /// The worker its process runs on (index into the sweep's workers).
+    worker: usize,
 }
 
-/// Where a pending run stands. At most one is `Training`.
+/// Where a pending run stands. At most one per worker is `Training`.
 enum Stage {
     /// Its process has started and waits for its turn.
     Waiting,
@@ -558,6 +599,7 @@ impl Pending {
             lifeline: None,
             loading: false,
             asked_to_stop: false,
+            worker: 0,
         }
     }
 }

@@ -35,6 +35,7 @@ pub fn sweep_on(backend: Backend, toml: &str) -> Vec<ResultRow> {
         progress: ProgressMode::Off,
         overlap: false,
         shard: None,
+        workers: Vec::new(),
     };
     run_sweep(&config, &options, None, &AtomicBool::new(false))
         .unwrap()
