@@ -1,8 +1,9 @@
 //! A sweep on a real Slurm cluster (the one-node cluster of `scripts/slurm-cluster.sh`, which
 //! CI starts): `plateau slurm --submit` returns at once; the array's tasks and the merge job
 //! record every run once, ok, equal number for number to the same sweep on one machine; a task
-//! requeued while it trains (`scontrol requeue`) stops at its next step, goes back in the queue
-//! and resumes from its checkpoint, losing nothing and training nothing twice.
+//! requeued while it trains (`scontrol requeue`), or warned of its time limit (USR1 to its batch
+//! shell), stops at its next step, goes back in the queue and resumes from its checkpoint,
+//! losing nothing and training nothing twice.
 //! Skipped unless `SLURM_CONF` names a cluster that answers; `PLATEAU_REQUIRE_SLURM=1` (CI)
 //! makes a missing cluster a failure.
 
@@ -131,8 +132,32 @@ fn a_sweep_runs_as_a_slurm_array_and_survives_a_requeue() {
     ]);
     assert_eq!(outcomes(&sweep_dir), outcomes(&alone.join("smoke")));
 
-    // One task with longer runs, requeued while a run trains.
-    let out = work.path().join("requeue");
+    // A task requeued while it trains (as an administrator or a preemption does), and a task
+    // warned of its time limit (the batch shell gets USR1, as `--signal=B:USR1@120` asks; the
+    // script stops plateau and requeues the task itself).
+    stopped_and_resumed(work.path(), "requeue", None, &|task| {
+        let status = Command::new("scontrol")
+            .args(["requeue", task])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    });
+    let said = "stopped for the time limit or a preemption; requeueing";
+    stopped_and_resumed(work.path(), "time-limit", Some(said), &|task| {
+        let status = Command::new("scancel")
+            .args(["--batch", "--signal=USR1", task])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    });
+}
+
+/// Submits one task of longer runs into `work/<name>`, waits until a run is two epochs in,
+/// stops the task with `stop`, lets the requeued task start at once, and checks that nothing
+/// was lost, every epoch trained once, the stopped run resumed from its checkpoint, and the
+/// task's log says `said`.
+fn stopped_and_resumed(work: &Path, name: &str, said: Option<&str>, stop: &dyn Fn(&str)) {
+    let out = work.join(name);
     let overrides = ["train.epochs=5", "upstream.train_examples=3000"];
     let array = submit(&out, 1, &overrides);
     let sweep_dir = out.join("smoke");
@@ -149,14 +174,10 @@ fn a_sweep_runs_as_a_slurm_array_and_survives_a_requeue() {
     });
     let interrupted = interrupted.unwrap();
     let task = format!("{array}_0");
-    let requeue = Command::new("scontrol")
-        .args(["requeue", &task])
-        .status()
-        .unwrap();
-    assert!(requeue.success());
+    stop(&task);
     // A requeued job waits for a begin time in the future: now is soon enough.
     wait_until(
-        "the task back in the queue",
+        &format!("{name}: the task back in the queue"),
         Duration::from_secs(120),
         || {
             queue()
@@ -168,27 +189,33 @@ fn a_sweep_runs_as_a_slurm_array_and_survives_a_requeue() {
         .args(["update", &format!("JobId={task}"), "StartTime=now"])
         .status();
     wait_until(
-        "the requeued task and the merge",
+        &format!("{name}: the task and the merge"),
         Duration::from_secs(300),
         || queue().trim().is_empty(),
     );
     let rows = result_rows(&sweep_dir);
-    assert_eq!(rows.len(), 3, "nothing lost");
-    assert!(rows.iter().all(|r| r["status"] == "ok"), "{rows:?}");
+    assert_eq!(rows.len(), 3, "{name}: nothing lost");
+    assert!(rows.iter().all(|r| r["status"] == "ok"), "{name}: {rows:?}");
     for row in &rows {
         let id = row["run_id"].as_str().unwrap();
         assert_eq!(
             epochs(&sweep_dir.join(id)),
             [1, 2, 3, 4, 5],
-            "{id}: every epoch once"
+            "{name}: {id}: every epoch once"
         );
     }
-    // The requeued task ran twice and went on from the interrupted run's checkpoint: after its
-    // restart, that run's first epoch line is past the two it had done.
+    // The task ran twice and went on from the stopped run's checkpoint: after its restart,
+    // that run's first epoch line is past the two it had done.
     let log = std::fs::read_to_string(sweep_dir.join(format!("slurm/{array}_0.out"))).unwrap();
+    if let Some(said) = said {
+        assert!(
+            log.contains(said),
+            "{name}: {said:?} not in the task's log:\n{log}"
+        );
+    }
     let (_, after) = log
         .split_once(", restart 1")
-        .unwrap_or_else(|| panic!("no restart in the task's log:\n{log}"));
+        .unwrap_or_else(|| panic!("{name}: no restart in the task's log:\n{log}"));
     let id = interrupted.file_name().unwrap().to_str().unwrap();
     let label = rows
         .iter()
@@ -201,9 +228,9 @@ fn a_sweep_runs_as_a_slurm_array_and_survives_a_requeue() {
         .and_then(|l| l.split(" epoch ").nth(1))
         .and_then(|e| e.split('/').next())
         .and_then(|e| e.trim().parse::<u64>().ok())
-        .unwrap_or_else(|| panic!("{id}: no epoch line after the restart:\n{after}"));
+        .unwrap_or_else(|| panic!("{name}: {id}: no epoch line after the restart:\n{after}"));
     assert!(
         resumed_from >= 3,
-        "{id} resumed at epoch {resumed_from}:\n{after}"
+        "{name}: {id} resumed at epoch {resumed_from}:\n{after}"
     );
 }
