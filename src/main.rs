@@ -2,6 +2,7 @@
 
 mod bench;
 mod datasets;
+mod devices;
 mod features;
 mod fit;
 mod logits;
@@ -71,6 +72,9 @@ enum Command {
     Logits(logits::LogitsArgs),
     /// List, fetch and verify datasets.
     Datasets(datasets::DatasetsArgs),
+    /// The backends this binary has, and the adapters wgpu would use (--require-gpu: fail
+    /// unless one is a real GPU).
+    Devices(devices::DevicesArgs),
     /// Time training steps and evaluation forwards of a preset or of a sweep's models.
     Bench(bench::BenchArgs),
 }
@@ -88,6 +92,7 @@ fn main() -> ExitCode {
         Command::Params(args) => params::run(&args),
         Command::Datasets(args) => datasets::run(&args),
         Command::Bench(args) => bench::run(&args, cli.backend),
+        Command::Devices(args) => devices::run(&args),
         Command::Report(args) => report::run(&args),
         Command::SyncTracking(args) => sync_tracking::run(&args),
         Command::Status(args) => status::run(&args),

@@ -41,6 +41,7 @@
 
 mod backend;
 pub mod bench;
+pub mod devices;
 pub mod features;
 pub mod logits;
 mod run;
