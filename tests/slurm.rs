@@ -37,6 +37,31 @@ fn plateau(args: &[&str]) -> String {
     stdout
 }
 
+/// How many processes of this machine have `path` on their command line (a task's batch
+/// script and its plateau do: they name the output folder).
+fn processes_naming(path: &Path) -> usize {
+    let needle = path.to_string_lossy().into_owned();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .filter(|cmdline| String::from_utf8_lossy(cmdline).contains(&needle))
+        .count()
+}
+
+/// Every merge job's log in `sweep_dir`, for a failure message.
+fn merge_logs(sweep_dir: &Path) -> String {
+    let Ok(entries) = std::fs::read_dir(sweep_dir.join("slurm")) else {
+        return "(no slurm folder)".into();
+    };
+    entries
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("merge_"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Submits the smoke sweep as `tasks` array tasks with `overrides`; the array's job id.
 fn submit(out: &Path, tasks: usize, overrides: &[&str]) -> String {
     let mut args = vec!["slurm", "configs/smoke.toml", "--tasks"];
@@ -58,12 +83,21 @@ fn submit(out: &Path, tasks: usize, overrides: &[&str]) -> String {
         .to_string()
 }
 
+/// The jobs in the queue, a line each (`id state`). An `squeue` that fails (slurmctld busy, as
+/// it can be with the whole test suite beside it) is asked again: its empty output is not an
+/// empty queue.
 fn queue() -> String {
-    let output = Command::new("squeue")
-        .args(["-h", "-o", "%i %T"])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&output.stdout).into_owned()
+    for _ in 0..50 {
+        let output = Command::new("squeue")
+            .args(["-h", "-o", "%i %T"])
+            .output()
+            .unwrap();
+        if output.status.success() {
+            return String::from_utf8_lossy(&output.stdout).into_owned();
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("squeue failed 50 times in a row");
 }
 
 fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
@@ -185,6 +219,13 @@ fn stopped_and_resumed(work: &Path, name: &str, said: Option<&str>, stop: &dyn F
                 .any(|l| l.starts_with(&task) && l.contains("PENDING"))
         },
     );
+    // Not before the stopped instance is gone: started while slurmd still tears it down, the
+    // requeued task is killed at once ("job credential revoked"), which is why Slurm holds it.
+    wait_until(
+        &format!("{name}: the stopped task gone"),
+        Duration::from_secs(120),
+        || processes_naming(&out) == 0,
+    );
     let _ = Command::new("scontrol")
         .args(["update", &format!("JobId={task}"), "StartTime=now"])
         .status();
@@ -192,6 +233,11 @@ fn stopped_and_resumed(work: &Path, name: &str, said: Option<&str>, stop: &dyn F
         &format!("{name}: the task and the merge"),
         Duration::from_secs(300),
         || queue().trim().is_empty(),
+    );
+    assert!(
+        sweep_dir.join("results.jsonl").is_file(),
+        "{name}: the merge job wrote no results:\n{}",
+        merge_logs(&sweep_dir)
     );
     let rows = result_rows(&sweep_dir);
     assert_eq!(rows.len(), 3, "{name}: nothing lost");

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use prost::Message;
 
 use crate::atomic::write_atomic;
+use crate::clock::unix_now as now;
 
 /// `tensorflow.Event`, the fields plateau writes.
 #[derive(Clone, PartialEq, prost::Message)]
@@ -377,12 +378,6 @@ impl EventWriter {
     pub fn path(&self) -> &Path {
         &self.path
     }
-}
-
-fn now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@
 //! full disk from a bug ([`environment_fault`]).
 
 mod atomic;
+mod clock;
 mod environment;
 mod error;
 mod events;
@@ -18,6 +19,7 @@ mod jsonl;
 mod staged;
 
 pub use atomic::{is_temporary, remove_stale_temporaries, sync_dir, write_atomic};
+pub use clock::{unix_now, unix_seconds};
 pub use environment::{EnvironmentFault, environment_fault};
 pub use error::{Result, StoreError};
 pub use events::{EventWriter, SESSION_END_TAG, SESSION_START_TAG, Scalar, read_scalars};

@@ -255,7 +255,7 @@ pub fn train(run: &PlannedRun, ctx: &RunContext) -> Result<RunSummary> {
             "epoch": state.epoch, "step": state.step, "train_loss": loss_sum / loss_reads.max(1) as f64,
             "val_accuracy": val_accuracy, "val_loss": val_loss,
             "lr": learning_rate(spec.train.lr, state.step.saturating_sub(1), total_steps, spec.train.warmup_steps, spec.train.schedule),
-            "train_seconds": state.train_seconds, "wall_time": wall_time(),
+            "train_seconds": state.train_seconds, "wall_time": plateau_store::unix_now(),
         });
         metrics.append(&line)?;
         events.epoch(state.step, val_accuracy, val_loss)?;
@@ -329,13 +329,6 @@ pub fn train(run: &PlannedRun, ctx: &RunContext) -> Result<RunSummary> {
     write_summary(&ctx.run_dir, &summary)?;
     checkpoint::remove(&ctx.run_dir);
     Ok(summary)
-}
-
-/// Seconds since the Unix epoch: when an epoch was logged (trackers time its points by it).
-fn wall_time() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 fn diverged(run_dir: &Path, state: &TrainState, seconds: PhaseSeconds, why: String) -> RunSummary {

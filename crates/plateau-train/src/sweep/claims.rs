@@ -16,7 +16,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
+
+use plateau_store::unix_now as now;
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -92,9 +94,7 @@ pub fn current_claim(run_dir: &Path) -> Option<(u64, ClaimInfo)> {
         shard: None,
         heartbeat: std::fs::metadata(&path)
             .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
-            .map_or(0.0, |d| d.as_secs_f64()),
+            .map_or(0.0, plateau_store::unix_seconds),
     });
     Some((number, info))
 }
@@ -253,12 +253,6 @@ fn process_runs(pid: u32) -> bool {
         true => Path::new(&format!("/proc/{pid}")).exists(),
         false => true,
     }
-}
-
-fn now() -> f64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 #[cfg(test)]

@@ -76,7 +76,7 @@ pub(crate) fn claim_dir(
         write!(lock, "{}", std::process::id())?;
         lock.flush()?;
     }
-    let marker = dir.join("sweep.json");
+    let marker = dir.join(SWEEP_MARKER);
     if let Ok(text) = std::fs::read_to_string(&marker) {
         let owner: serde_json::Value = serde_json::from_str(&text)
             .with_context(|| format!("{}: corrupt", marker.display()))?;
@@ -92,6 +92,23 @@ pub(crate) fn claim_dir(
     let json = serde_json::to_string_pretty(config)?;
     plateau_store::write_atomic(&marker, json.as_bytes())?;
     Ok(lock)
+}
+
+/// The config a sweep folder belongs to, as its sweep wrote it (`claim_dir`).
+pub(crate) const SWEEP_MARKER: &str = "sweep.json";
+
+/// The config of the sweep in `dir`, from its `sweep.json`: what `plateau status` and
+/// `plateau sync-tracking` know a sweep by, with nothing but its folder.
+pub(crate) fn read_sweep_config(dir: &Path) -> Result<SweepConfig> {
+    let marker = dir.join(SWEEP_MARKER);
+    let text = std::fs::read_to_string(&marker).with_context(|| {
+        format!(
+            "{}: not a sweep folder (it has no {SWEEP_MARKER}); give the folder a sweep wrote, \
+             e.g. runs/quickstart",
+            dir.display()
+        )
+    })?;
+    serde_json::from_str(&text).with_context(|| format!("{}: unreadable", marker.display()))
 }
 
 /// Holds `run.lock` for as long as the returned file lives. Only one process trains a run at a

@@ -149,20 +149,19 @@ pub fn run_sweep(
         })
     };
     let done = latest_rows()?;
-    let mine: Vec<bool> = match shard {
+    // This process's runs: its shard's share of the plan, or all of it.
+    let share: Vec<&PlannedRun> = match shard {
         Some(shard) => {
             let costs = planned_train_flops(&upstream, &runs)?;
-            let shards = assign(&runs, &costs, shard.count);
-            shards.iter().map(|&s| s == shard.index).collect()
+            let shard_of = assign(&runs, &costs, shard.count);
+            runs.iter()
+                .zip(shard_of)
+                .filter(|(_, s)| *s == shard.index)
+                .map(|(run, _)| run)
+                .collect()
         }
-        None => vec![true; runs.len()],
+        None => runs.iter().collect(),
     };
-    let share: Vec<&PlannedRun> = runs
-        .iter()
-        .zip(&mine)
-        .filter(|(_, m)| **m)
-        .map(|(r, _)| r)
-        .collect();
     let todo: Vec<&PlannedRun> = share
         .iter()
         .copied()
@@ -517,7 +516,7 @@ pub fn run_sweep(
             dir.display()
         );
         return Ok(SweepOutcome {
-            failed: failed_rows(&runs, &latest_rows()?, &mine),
+            failed: failed_rows(&share, &latest_rows()?),
             trained: rows,
             recorded: Vec::new(),
         });
@@ -535,22 +534,19 @@ pub fn run_sweep(
         plateau_store::write_atomic(&dir.join(TIMING_FILE), json.as_bytes())?;
     }
     Ok(SweepOutcome {
-        failed: failed_rows(&runs, &latest_rows()?, &mine),
+        failed: failed_rows(&share, &latest_rows()?),
         trained: rows,
         recorded: reconciled.restored,
     })
 }
 
-/// The rows recorded as failed among the runs that are this process's (`mine`).
+/// The rows recorded as failed among `runs` (this process's share of the plan).
 fn failed_rows(
-    runs: &[PlannedRun],
+    runs: &[&PlannedRun],
     latest: &std::collections::BTreeMap<String, ResultRow>,
-    mine: &[bool],
 ) -> Vec<ResultRow> {
     runs.iter()
-        .zip(mine)
-        .filter(|(_, mine)| **mine)
-        .filter_map(|(run, _)| latest.get(&run.id))
+        .filter_map(|run| latest.get(&run.id))
         .filter(|row| row.status == RunStatus::Failed)
         .cloned()
         .collect()

@@ -3,12 +3,11 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use plateau_metrics::results::RunStatus;
 
 use crate::sweep::claims::{ClaimInfo, current_claim};
-use crate::sweep::config::SweepConfig;
-use crate::sweep::folders::read_record;
+use crate::sweep::folders::{read_record, read_sweep_config};
 use crate::sweep::inputs::plan;
 
 /// One run's state, as `plateau status` lists it.
@@ -33,16 +32,7 @@ pub struct SweepStatus {
 }
 
 pub fn sweep_status(dir: &Path) -> Result<SweepStatus> {
-    let marker = dir.join("sweep.json");
-    let text = std::fs::read_to_string(&marker).with_context(|| {
-        format!(
-            "{}: not a sweep folder (no sweep.json); give the folder a sweep wrote, e.g. \
-             runs/quickstart",
-            dir.display()
-        )
-    })?;
-    let config: SweepConfig =
-        serde_json::from_str(&text).with_context(|| format!("{}: unreadable", marker.display()))?;
+    let config = read_sweep_config(dir)?;
     let (_, planned) = plan(&config, false)?;
     let runs = planned
         .iter()

@@ -16,7 +16,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
 use anyhow::{Context, Result};
 use plateau_metrics::results::{ResultRow, RunStatus};
@@ -45,6 +44,8 @@ pub(crate) struct TrackedRun {
 /// What of one run has reached MLflow, kept between passes so each sends only what is new.
 #[derive(Debug, Default)]
 pub(crate) struct Sent {
+    /// The run's spec, read from its `config.json` once it has one.
+    spec: Option<RunSpec>,
     run: Option<RemoteRun>,
     params: usize,
     metric_lines: usize,
@@ -88,7 +89,10 @@ impl Mirror {
         if sent.done {
             return Ok(());
         }
-        let Ok(spec) = read_spec(&run.dir) else {
+        if sent.spec.is_none() {
+            sent.spec = read_spec(&run.dir).ok();
+        }
+        let Some(spec) = sent.spec.clone() else {
             return Ok(());
         };
         let axes = match (&run.axes, record) {
@@ -270,19 +274,16 @@ fn metric_key(key: &str) -> String {
         .collect()
 }
 
+/// When `path` was last written, in MLflow's milliseconds (now, if it cannot be told).
 fn modified_ms(path: &Path) -> i64 {
-    std::fs::metadata(path)
+    let seconds = std::fs::metadata(path)
         .and_then(|m| m.modified())
-        .map_or_else(|_| now_ms(), millis)
+        .map_or_else(|_| plateau_store::unix_now(), plateau_store::unix_seconds);
+    (seconds * 1000.0) as i64
 }
 
 fn now_ms() -> i64 {
-    millis(SystemTime::now())
-}
-
-fn millis(time: SystemTime) -> i64 {
-    time.duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
+    (plateau_store::unix_now() * 1000.0) as i64
 }
 
 #[cfg(test)]

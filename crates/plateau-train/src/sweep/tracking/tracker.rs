@@ -11,8 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use crate::sweep::config::SweepConfig;
-use crate::sweep::folders::{read_record, run_folders};
+use crate::sweep::folders::{read_record, read_sweep_config, run_folders};
 use crate::sweep::tracking::MlflowTarget;
 use crate::sweep::tracking::mlflow_sync::{Mirror, Sent, TrackedRun};
 
@@ -185,16 +184,7 @@ pub struct SyncReport {
 /// server and experiment of `MLFLOW_TRACKING_URI` / `MLFLOW_EXPERIMENT_NAME`, or else of the
 /// sweep's `[tracking]` section). What is there already is not sent twice.
 pub fn sync_tracking(dir: &Path) -> Result<SyncReport> {
-    let marker = dir.join("sweep.json");
-    let text = std::fs::read_to_string(&marker).with_context(|| {
-        format!(
-            "{}: not a sweep folder (it has no sweep.json); give the folder a sweep wrote, e.g. \
-             runs/quickstart",
-            dir.display()
-        )
-    })?;
-    let config: SweepConfig =
-        serde_json::from_str(&text).with_context(|| format!("{}: unreadable", marker.display()))?;
+    let config = read_sweep_config(dir)?;
     let target = match config.tracking.mlflow(&config.name) {
         Ok(Some(target)) => target,
         Ok(None) => bail!(
