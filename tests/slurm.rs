@@ -49,15 +49,18 @@ fn processes_naming(path: &Path) -> usize {
         .count()
 }
 
-/// Every merge job's log in `sweep_dir`, for a failure message.
-fn merge_logs(sweep_dir: &Path) -> String {
+/// Every job log in `sweep_dir` (the tasks' and the merges'), for a failure message.
+fn job_logs(sweep_dir: &Path) -> String {
     let Ok(entries) = std::fs::read_dir(sweep_dir.join("slurm")) else {
         return "(no slurm folder)".into();
     };
     entries
         .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with("merge_"))
-        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "out"))
+        .map(|e| {
+            let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+            format!("== {}\n{text}", e.file_name().to_string_lossy())
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -219,6 +222,19 @@ fn stopped_and_resumed(work: &Path, name: &str, said: Option<&str>, stop: &dyn F
                 .any(|l| l.starts_with(&task) && l.contains("PENDING"))
         },
     );
+    // Slurm's `afterany` counts a requeued task as ended, so the merge may start now (it did in
+    // CI): one started by hand here must find the task queued and queue itself behind it.
+    let early_merge = Command::new("sbatch")
+        .arg(format!("--export=ALL,PLATEAU_ARRAY_JOB={array}"))
+        .arg(sweep_dir.join("slurm/merge.sbatch"))
+        .status()
+        .unwrap();
+    assert!(early_merge.success());
+    wait_until(
+        &format!("{name}: the early merge queued behind the task"),
+        Duration::from_secs(120),
+        || job_logs(&sweep_dir).contains("still queued (requeued); merging after them"),
+    );
     // Not before the stopped instance is gone: started while slurmd still tears it down, the
     // requeued task is killed at once ("job credential revoked"), which is why Slurm holds it.
     wait_until(
@@ -237,7 +253,7 @@ fn stopped_and_resumed(work: &Path, name: &str, said: Option<&str>, stop: &dyn F
     assert!(
         sweep_dir.join("results.jsonl").is_file(),
         "{name}: the merge job wrote no results:\n{}",
-        merge_logs(&sweep_dir)
+        job_logs(&sweep_dir)
     );
     let rows = result_rows(&sweep_dir);
     assert_eq!(rows.len(), 3, "{name}: nothing lost");

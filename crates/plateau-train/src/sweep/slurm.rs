@@ -7,7 +7,9 @@
 //!   next step with a resumable checkpoint), waits for it, then requeues the task, which resumes
 //!   where it stopped. A task that simply ends is not requeued.
 //! - `merge.sbatch`: `plateau report` (merging every run's record into the results files and the
-//!   report) and `plateau status`, run after the array with `--dependency=afterany`.
+//!   report) and `plateau status`, run after the array with `--dependency=afterany`. Slurm
+//!   counts a requeued task as ended there, so a merge that finds the array's tasks still
+//!   queued submits itself again behind them instead of merging half a sweep.
 //!
 //! With `--submit` both go to `sbatch` and the command returns at once with their job ids.
 
@@ -38,6 +40,9 @@ pub struct SlurmJob {
 /// How long before its time limit a task is told to stop (`--signal=B:USR1@…`): enough for
 /// the step in progress and a checkpoint.
 const WARNING_SECONDS: u32 = 120;
+
+/// The merge job's variable naming the array it follows (set by [`submit`]).
+const ARRAY_VARIABLE: &str = "PLATEAU_ARRAY_JOB";
 
 /// The two scripts, written.
 #[derive(Debug)]
@@ -140,21 +145,29 @@ pub fn write_scripts(job: &SlurmJob, sweep_dir: &Path, plateau: &Path) -> Result
             .iter()
             .map(|p| format!("#SBATCH --partition={p}")),
     );
+    let scripts = SlurmScripts {
+        sweep: slurm_dir.join("sweep.sbatch"),
+        merge: slurm_dir.join("merge.sbatch"),
+    };
     let merge = format!(
         "#!/bin/bash\n{header}\n{extra}\n\
          # Written by `plateau slurm`: after every task of the array, whatever their end.\n\
          set -u\n\
+         # `afterany` also counts a task that was requeued as ended, so this job can start while\n\
+         # that task waits to run again: then it queues itself once more, behind the array.\n\
+         array=\"${{{ARRAY_VARIABLE}:-}}\"\n\
+         if [ -n \"$array\" ] && squeue -h -j \"$array\" -o %i 2>/dev/null | grep -q .; then\n\
+         \x20 echo \"plateau: tasks of job $array are still queued (requeued); merging after them\"\n\
+         \x20 exec sbatch --parsable --export=ALL,{ARRAY_VARIABLE}=\"$array\" --dependency=afterany:\"$array\" {script}\n\
+         fi\n\
          {plateau} report {dir}\n\
          {plateau} status {dir}\n",
         header = merge_header.join("\n"),
         extra = job.extra.join("\n"),
         plateau = quote(&plateau.display().to_string()),
         dir = quote(&sweep_dir.display().to_string()),
+        script = quote(&scripts.merge.display().to_string()),
     );
-    let scripts = SlurmScripts {
-        sweep: slurm_dir.join("sweep.sbatch"),
-        merge: slurm_dir.join("merge.sbatch"),
-    };
     plateau_store::write_atomic(&scripts.sweep, sweep.as_bytes())?;
     plateau_store::write_atomic(&scripts.merge, merge.as_bytes())?;
     Ok(scripts)
@@ -179,7 +192,13 @@ fn resources(job: &SlurmJob) -> Vec<String> {
 /// Submits the array, then the merge after it; returns at once with their ids.
 pub fn submit(scripts: &SlurmScripts) -> Result<Submitted> {
     let array = sbatch(&[], &scripts.sweep)?;
-    let merge = sbatch(&[format!("--dependency=afterany:{array}")], &scripts.merge)?;
+    let merge = sbatch(
+        &[
+            format!("--dependency=afterany:{array}"),
+            format!("--export=ALL,{ARRAY_VARIABLE}={array}"),
+        ],
+        &scripts.merge,
+    )?;
     Ok(Submitted { array, merge })
 }
 
@@ -256,6 +275,10 @@ mod tests {
         assert!(sweep.contains("/smoke/slurm/%A_%a.out"));
         let merge = std::fs::read_to_string(&scripts.merge).unwrap();
         assert!(merge.contains("/opt/plateau report "), "{merge}");
+        assert!(
+            merge.contains("--dependency=afterany:\"$array\" ") && merge.contains("/merge.sbatch"),
+            "a merge started by a requeue queues itself again: {merge}"
+        );
         let bad = SlurmJob {
             extra: vec!["--account=lab".into()],
             ..job
