@@ -186,6 +186,7 @@ pub fn run_sweep(
     let mut timing = SweepTiming {
         setup_seconds: sweep_started.elapsed().as_secs_f64(),
         overlapped: options.overlap && child.is_some(),
+        workers: options.workers.len().max(1),
         ..Default::default()
     };
     let started = Instant::now();

@@ -69,13 +69,21 @@ pub struct SweepTiming {
     /// data, writing its summary.
     pub run_startup_seconds: f64,
     pub report_seconds: f64,
-    /// Share of the wall time outside training steps. Runs never train at the same time, so
-    /// this is the share of the sweep's time in which no run was training.
+    /// Share of the workers' time (wall time × workers) outside training steps. With one
+    /// worker runs never train at the same time, so this is the share of the sweep's time in
+    /// which no run was training.
     pub overhead_share: f64,
     /// Whether each run's evaluation ran beside the next run's training (`--sequential` off):
     /// the phases then add up to more than the wall time.
     #[serde(default)]
     pub overlapped: bool,
+    /// Runs that could train at once (`--jobs`, `--devices`); 1 otherwise.
+    #[serde(default = "one")]
+    pub workers: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl SweepTiming {
@@ -89,8 +97,9 @@ impl SweepTiming {
     /// Closes the account once the sweep is over.
     pub fn finish(&mut self, wall: Duration) {
         self.wall_seconds = wall.as_secs_f64();
-        self.overhead_share = match self.wall_seconds > 0.0 {
-            true => (1.0 - self.phases.steps / self.wall_seconds).clamp(0.0, 1.0),
+        let capacity = self.wall_seconds * self.workers.max(1) as f64;
+        self.overhead_share = match capacity > 0.0 {
+            true => (1.0 - self.phases.steps / capacity).clamp(0.0, 1.0),
             false => 0.0,
         };
     }
@@ -106,7 +115,9 @@ impl SweepTiming {
 
     /// One paragraph for the end of a sweep.
     pub fn describe(&self) -> String {
-        let share = |seconds: f64| 100.0 * seconds / self.wall_seconds.max(1e-9);
+        // Shares of what the workers could have done in the wall time.
+        let capacity = self.wall_seconds * self.workers.max(1) as f64;
+        let share = |seconds: f64| 100.0 * seconds / capacity.max(1e-9);
         let p = &self.phases;
         let parts = [
             ("batches", p.batches),
@@ -130,8 +141,12 @@ impl SweepTiming {
             true => "; work besides the steps, much of it beside the next run's training",
             false => "",
         };
+        let of_whom = match self.workers {
+            0 | 1 => String::new(),
+            n => format!(" of {n} workers' time"),
+        };
         format!(
-            "time: {:.1} s for {} run(s); {:.1} % in training steps, {:.1} % outside them{besides} \
+            "time: {:.1} s for {} run(s); {:.1} %{of_whom} in training steps, {:.1} % outside them{besides} \
              ({})",
             self.wall_seconds,
             self.runs_trained,
@@ -150,6 +165,7 @@ mod tests {
     fn the_overhead_is_what_is_not_training_steps() {
         let mut timing = SweepTiming {
             setup_seconds: 1.0,
+            workers: 1,
             ..Default::default()
         };
         let run = PhaseSeconds {
@@ -173,5 +189,30 @@ mod tests {
             !text.contains("fine-tuning"),
             "phases that took no time are left out: {text}"
         );
+    }
+
+    #[test]
+    fn with_several_workers_shares_are_of_their_time_together() {
+        // Two runs side by side (`--jobs 2`) trained 170 s in a 100 s sweep: 85 % of the two
+        // workers' 200 s, not 170 % of the wall time.
+        let mut timing = SweepTiming {
+            workers: 2,
+            ..Default::default()
+        };
+        let run = PhaseSeconds {
+            steps: 85.0,
+            test: 10.0,
+            ..Default::default()
+        };
+        timing.add_run(Duration::from_secs(95), &run);
+        timing.add_run(Duration::from_secs(95), &run);
+        timing.finish(Duration::from_secs(100));
+        assert!((timing.overhead_share - 0.15).abs() < 1e-9);
+        let text = timing.describe();
+        assert!(
+            text.contains("85.0 % of 2 workers' time in training steps, 15.0 % outside them"),
+            "{text}"
+        );
+        assert!(text.contains("test 10.0 %"), "{text}");
     }
 }
