@@ -41,9 +41,9 @@ def table(groups, part, peak):
     """One markdown table; `part` is None for training (top-level fields) or "eval"."""
     pick = (lambda r: r) if part is None else (lambda r: r[part])
     lines = [
-        "| model | params | plateau img/s | PyTorch img/s | plateau / PyTorch "
+        "| model | params | input | batch | plateau img/s | PyTorch img/s | plateau / PyTorch "
         "| plateau GFLOP/s | % of peak | PyTorch GFLOP/s | % of peak |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for group in groups:
         ours = [pick(r) for r in group["plateau"]]
@@ -58,7 +58,8 @@ def table(groups, part, peak):
         )
         med = lambda v: statistics.median(v) if v else None  # noqa: E731
         lines.append(
-            f"| {group['name']} | {group['params']:,} | {spread(ips_ours, 1)} "
+            f"| {group['name']} | {group['params']:,} | {group['input']} | {group['batch']} "
+            f"| {spread(ips_ours, 1)} "
             f"| {spread(ips_theirs, 1)} | {ratio} | {spread(gf_ours, 1)} "
             f"| {percent(med(gf_ours), peak)} | {spread(gf_theirs, 1)} "
             f"| {percent(med(gf_theirs), peak)} |"
@@ -85,8 +86,10 @@ def main():
                 continue
             k = key(row)
             if k not in by_key:
-                by_key[k] = {"name": row["name"], "params": row["params"],
-                             "plateau": [], "pytorch": []}
+                inp = row.get("input", {})
+                shape = f"{inp.get('channels')}×{inp.get('image_size')}×{inp.get('image_size')}"
+                by_key[k] = {"name": row["name"], "params": row["params"], "input": shape,
+                             "batch": row["batch_size"], "plateau": [], "pytorch": []}
                 groups.append(by_key[k])
             side = "pytorch" if row["backend"] == "pytorch" else "plateau"
             by_key[k][side].append(row)
@@ -107,7 +110,7 @@ def main():
     backends = sorted({r["backend"] for g in groups for r in g["plateau"]}) or ["none"]
     torch_row = next((r for g in groups for r in g["pytorch"]), {})
     rounds = max(max(len(g["plateau"]), len(g["pytorch"])) for g in groups)
-    print(f"Batch {sample['batch_size']}, {sample['threads']} threads, "
+    print(f"{sample['threads']} threads, "
           f"{sample.get('optimizer')} optimizer, {sample.get('steps')} timed steps, "
           f"{rounds} round(s); plateau backend {', '.join(backends)}; "
           f"PyTorch {torch_row.get('torch_version', '?')}.")
