@@ -1,5 +1,5 @@
-//! 2-D convolution on the CPU as im2col + one matrix product per image, for the forward pass
-//! and both gradients. NCHW `f32`, no groups, no dilation, any kernel, stride and padding.
+//! 2-D convolution on the CPU as im2col + one matrix product per group of images, for the
+//! forward pass and both gradients. NCHW `f32`, no groups, no dilation, any kernel, stride and padding.
 //!
 //! Why our own: burn's generic backward computes the weight gradient as a convolution whose
 //! kernel is the whole output map and the input gradient as a transposed convolution, with
@@ -12,11 +12,18 @@
 //! weight grad    dW   [Co, CiKK]    = Σ_b dY_b [Co, HWo] · cols(X_b)ᵀ [HWo, CiKK]
 //! ```
 //!
-//! Images are spread over rayon's pool; the weight gradient sums fixed chunks of the batch in a
+//! A small output map (a ResNet's last stages: 2×2 to 8×8) gives one image's product too few
+//! columns for the matrix kernel to run near its peak, and the weight gradient then rewrites
+//! all of `dW` for a handful of multiply-adds per element. So the images of a group share one
+//! product, their columns side by side (`HWo` becomes `G·HWo` above), with `G` fixed by the
+//! shapes alone ([`ConvGeometry::images_per_product`]).
+//!
+//! Groups are spread over rayon's pool; the weight gradient sums fixed chunks of the batch in a
 //! fixed order, so results do not depend on the number of threads.
 
 use rayon::prelude::*;
 
+use super::columns::{Placement, col2im, im2col, join_images, split_images};
 use crate::matrix::{Matrix, MatrixMut, Store, per_image_parallelism, product};
 use crate::vector_math::sum_in_order;
 
@@ -76,198 +83,86 @@ impl ConvGeometry {
     pub fn output_len(&self) -> usize {
         self.batch * self.out_image()
     }
+
+    /// Images per matrix product: enough for [`MIN_PRODUCT_COLUMNS`] output positions, at most
+    /// the batch. Depends on the shapes only, so the sums (and results) do too.
+    pub fn images_per_product(&self) -> usize {
+        MIN_PRODUCT_COLUMNS
+            .div_ceil(self.out_plane().max(1))
+            .clamp(1, self.batch.max(1))
+    }
 }
+
+/// Output positions below which one image's product runs the matrix kernel well under its peak
+/// (measured on the ResNets' 2×2 to 8×8 maps: benches/RESULTS.md, session 10).
+const MIN_PRODUCT_COLUMNS: usize = 256;
 
 /// Images per partial sum of the weight gradient: fixed, so the summation order is too.
 const WEIGHT_GRAD_CHUNK: usize = 8;
 
-/// The output columns `ow` whose input column `ow·stride + offset − padding` lies inside
-/// `0..size`: a contiguous range, so the inner loops need no bounds checks.
-fn valid_outputs(
-    out: usize,
-    size: usize,
-    stride: usize,
-    offset: usize,
-    padding: usize,
-) -> (usize, usize) {
-    // ow·s + offset ≥ padding  ⇔  ow ≥ ⌈(padding − offset) / s⌉
-    let first = padding.saturating_sub(offset).div_ceil(stride).min(out);
-    // ow·s + offset − padding < size  ⇔  ow·s < size + padding − offset
-    let end = match (size + padding).checked_sub(offset) {
-        Some(limit) => limit.div_ceil(stride).min(out),
-        None => 0,
-    };
-    (first, end.max(first))
+/// Reusable buffers of one worker.
+#[derive(Default)]
+struct Scratch {
+    cols: Vec<f32>,
+    joined: Vec<f32>,
 }
 
-/// For stride 1 with the output as wide as the input (the usual "same" padding), the row of
-/// the column matrix for kernel offset `(ki, kj)` is the image plane itself shifted by one flat
-/// offset: `cols[oh·W + ow] = plane[oh·W + ow + offset]`, except where the shifted read leaves
-/// the image at its left or right edge and lands in a neighbouring row. Copying (or adding)
-/// that whole range at once replaces one short copy per output row.
-struct ShiftedPlane {
-    /// `plane index − cols index`
-    offset: isize,
-    /// The range of `cols` indices whose shifted read lies inside the plane.
-    start: usize,
-    end: usize,
+/// `buffer` as exactly `len` values (their contents are whatever was there).
+fn sized(buffer: &mut Vec<f32>, len: usize) -> &mut [f32] {
+    buffer.resize(len, 0.0);
+    &mut buffer[..len]
 }
 
-impl ShiftedPlane {
-    fn new(g: &ConvGeometry, ki: usize, kj: usize, valid_rows: (usize, usize)) -> Option<Self> {
-        if g.stride != [1, 1] || g.out_width() != g.width {
-            return None;
-        }
-        let offset = (ki as isize - g.padding[0] as isize) * g.width as isize + kj as isize
-            - g.padding[1] as isize;
-        let plane = (g.height * g.width) as isize;
-        let (lo, hi) = (valid_rows.0 * g.width, valid_rows.1 * g.width);
-        let start = lo.max((-offset).max(0) as usize).min(hi);
-        let end = hi.min((plane - offset).max(0) as usize).max(start);
-        Some(Self { offset, start, end })
+/// The column matrix `[Ci·Kh·Kw, G·Ho·Wo]` of a group of images `[G, Ci, H, W]`: the images
+/// themselves when that is what it would hold (one image, a pointwise kernel).
+fn group_columns<'a>(g: &ConvGeometry, images: &'a [f32], buffer: &'a mut Vec<f32>) -> &'a [f32] {
+    let count = images.len() / g.in_image();
+    if count == 1 && g.is_pointwise() {
+        return images;
     }
-
-    /// The plane indices read by `cols[start..end]` (none when that range is empty: the
-    /// offset may then point before the plane).
-    fn source(&self) -> std::ops::Range<usize> {
-        match self.start < self.end {
-            true => {
-                let shifted = |i: usize| (i as isize + self.offset) as usize;
-                shifted(self.start)..shifted(self.end)
-            }
-            false => 0..0,
-        }
+    let cols = sized(buffer, g.col_rows() * count * g.out_plane());
+    for (index, image) in images.chunks_exact(g.in_image()).enumerate() {
+        im2col(
+            g,
+            image,
+            cols,
+            Placement::of_image(index, count, g.out_plane()),
+        );
     }
-}
-
-/// The column matrix `[Ci·Kh·Kw, Ho·Wo]` of one image `[Ci, H, W]`; padding reads as zero.
-fn im2col(g: &ConvGeometry, image: &[f32], cols: &mut [f32]) {
-    let (ho, wo) = (g.out_height(), g.out_width());
-    let [kh, kw] = g.kernel;
-    let [sh, sw] = g.stride;
-    let [ph, pw] = g.padding;
-    let mut rows = cols.chunks_exact_mut(ho * wo);
-    for plane in image.chunks_exact(g.height * g.width) {
-        for ki in 0..kh {
-            let (oh_first, oh_end) = valid_outputs(ho, g.height, sh, ki, ph);
-            for kj in 0..kw {
-                let out = rows.next().expect("cols holds Ci·Kh·Kw rows");
-                let (ow_first, ow_end) = valid_outputs(wo, g.width, sw, kj, pw);
-                if let Some(shift) = ShiftedPlane::new(g, ki, kj, (oh_first, oh_end)) {
-                    out[..shift.start].fill(0.0);
-                    out[shift.start..shift.end].copy_from_slice(&plane[shift.source()]);
-                    out[shift.end..].fill(0.0);
-                    // Columns left or right of the image read a neighbouring row: zero them.
-                    for line in out[oh_first * wo..oh_end * wo].chunks_exact_mut(wo) {
-                        line[..ow_first].fill(0.0);
-                        line[ow_end..].fill(0.0);
-                    }
-                    continue;
-                }
-                out[..oh_first * wo].fill(0.0);
-                out[oh_end * wo..].fill(0.0);
-                for oh in oh_first..oh_end {
-                    let line = &mut out[oh * wo..(oh + 1) * wo];
-                    let ih = oh * sh + ki - ph;
-                    let src = &plane[ih * g.width..(ih + 1) * g.width];
-                    line[..ow_first].fill(0.0);
-                    line[ow_end..].fill(0.0);
-                    let iw_first = ow_first * sw + kj - pw;
-                    let line = &mut line[ow_first..ow_end];
-                    match sw {
-                        1 => line.copy_from_slice(&src[iw_first..iw_first + line.len()]),
-                        _ => line
-                            .iter_mut()
-                            .zip(src[iw_first..].iter().step_by(sw))
-                            .for_each(|(value, x)| *value = *x),
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Adds a column matrix back onto the image it was read from (the adjoint of [`im2col`]).
-/// `cols` is scratch: entries that stand for padding may be zeroed on the way.
-fn col2im(g: &ConvGeometry, cols: &mut [f32], image: &mut [f32]) {
-    let (ho, wo) = (g.out_height(), g.out_width());
-    let [kh, kw] = g.kernel;
-    let [sh, sw] = g.stride;
-    let [ph, pw] = g.padding;
-    image.fill(0.0);
-    let mut rows = cols.chunks_exact_mut(ho * wo);
-    for plane in image.chunks_exact_mut(g.height * g.width) {
-        for ki in 0..kh {
-            let (oh_first, oh_end) = valid_outputs(ho, g.height, sh, ki, ph);
-            for kj in 0..kw {
-                let from = rows.next().expect("cols holds Ci·Kh·Kw rows");
-                let (ow_first, ow_end) = valid_outputs(wo, g.width, sw, kj, pw);
-                if ow_first == ow_end {
-                    continue;
-                }
-                if let Some(shift) = ShiftedPlane::new(g, ki, kj, (oh_first, oh_end)) {
-                    // Padding columns would land in a neighbouring row: they add nothing.
-                    for line in from[oh_first * wo..oh_end * wo].chunks_exact_mut(wo) {
-                        line[..ow_first].fill(0.0);
-                        line[ow_end..].fill(0.0);
-                    }
-                    let from = &from[shift.start..shift.end];
-                    let dst = &mut plane[shift.source()];
-                    dst.iter_mut().zip(from).for_each(|(x, value)| *x += value);
-                    continue;
-                }
-                for oh in oh_first..oh_end {
-                    let ih = oh * sh + ki - ph;
-                    let dst = &mut plane[ih * g.width..(ih + 1) * g.width];
-                    let iw_first = ow_first * sw + kj - pw;
-                    let line = &from[oh * wo + ow_first..oh * wo + ow_end];
-                    dst[iw_first..]
-                        .iter_mut()
-                        .step_by(sw)
-                        .zip(line)
-                        .for_each(|(x, value)| *x += value);
-                }
-            }
-        }
-    }
+    cols
 }
 
 /// `Y = conv(X, W)`: `x [B, Ci, H, W]`, `weight [Co, Ci, Kh, Kw]` → `[B, Co, Ho, Wo]`.
 pub fn forward(g: &ConvGeometry, x: &[f32], weight: &[f32]) -> Vec<f32> {
     assert_eq!((x.len(), weight.len()), (g.input_len(), g.weight_len()));
     let mut out = vec![0.0; g.output_len()];
-    let parallelism = per_image_parallelism(g.batch);
-    out.par_chunks_mut(g.out_image())
-        .zip(x.par_chunks(g.in_image()))
-        .for_each_init(
-            || {
-                vec![
-                    0.0;
-                    if g.is_pointwise() {
-                        0
-                    } else {
-                        g.col_rows() * g.out_plane()
-                    }
-                ]
-            },
-            |cols, (y, image)| {
-                let cols: &[f32] = match g.is_pointwise() {
-                    true => image,
-                    false => {
-                        im2col(g, image, cols);
-                        cols
-                    }
-                };
-                let (m, n, k) = (g.c_out, g.out_plane(), g.col_rows());
-                product(
-                    MatrixMut::new(y, m, n),
-                    Matrix::new(weight, m, k),
-                    Matrix::new(cols, k, n),
-                    Store::Scaled(1.0),
-                    parallelism,
-                );
-            },
-        );
+    let group = g.images_per_product();
+    let parallelism = per_image_parallelism(g.batch.div_ceil(group));
+    let (m, k, plane) = (g.c_out, g.col_rows(), g.out_plane());
+    out.par_chunks_mut(group * g.out_image())
+        .zip(x.par_chunks(group * g.in_image()))
+        .for_each_init(Scratch::default, |scratch, (y, images)| {
+            let count = images.len() / g.in_image();
+            let n = count * plane;
+            let cols = group_columns(g, images, &mut scratch.cols);
+            let (weight, cols) = (Matrix::new(weight, m, k), Matrix::new(cols, k, n));
+            let store = Store::Scaled(1.0);
+            match count {
+                // One image's product is its output map.
+                1 => product(MatrixMut::new(y, m, n), weight, cols, store, parallelism),
+                _ => {
+                    let joined = sized(&mut scratch.joined, m * n);
+                    product(
+                        MatrixMut::new(joined, m, n),
+                        weight,
+                        cols,
+                        store,
+                        parallelism,
+                    );
+                    split_images(joined, y, m, plane);
+                }
+            }
+        });
     out
 }
 
@@ -278,69 +173,72 @@ pub fn backward_input(g: &ConvGeometry, weight: &[f32], grad_out: &[f32]) -> Vec
         (g.weight_len(), g.output_len())
     );
     let mut grad_in = vec![0.0; g.input_len()];
-    let parallelism = per_image_parallelism(g.batch);
-    let (m, n, k) = (g.col_rows(), g.out_plane(), g.c_out);
+    let group = g.images_per_product();
+    let parallelism = per_image_parallelism(g.batch.div_ceil(group));
+    let (m, k, plane) = (g.col_rows(), g.c_out, g.out_plane());
     grad_in
-        .par_chunks_mut(g.in_image())
-        .zip(grad_out.par_chunks(g.out_image()))
-        .for_each_init(
-            || vec![0.0; if g.is_pointwise() { 0 } else { m * n }],
-            |cols, (dx, dy)| {
-                // Wᵀ [CiKK, Co] · dY_b [Co, HWo], W stored as [Co, CiKK].
-                let (weight_t, dy) = (
-                    Matrix::new(weight, k, m).transposed(),
-                    Matrix::new(dy, k, n),
-                );
-                match g.is_pointwise() {
-                    // Wᵀ · dY_b is the image gradient itself.
-                    true => product(
-                        MatrixMut::new(dx, m, n),
-                        weight_t,
-                        dy,
-                        Store::Scaled(1.0),
-                        parallelism,
-                    ),
-                    false => {
-                        product(
-                            MatrixMut::new(cols, m, n),
-                            weight_t,
-                            dy,
-                            Store::Scaled(1.0),
-                            parallelism,
-                        );
-                        col2im(g, cols, dx);
-                    }
+        .par_chunks_mut(group * g.in_image())
+        .zip(grad_out.par_chunks(group * g.out_image()))
+        .for_each_init(Scratch::default, |scratch, (dx, dy)| {
+            let count = dy.len() / g.out_image();
+            let n = count * plane;
+            let dy: &[f32] = match count {
+                1 => dy,
+                _ => {
+                    let joined = sized(&mut scratch.joined, k * n);
+                    join_images(dy, joined, k, plane);
+                    joined
                 }
-            },
-        );
+            };
+            // Wᵀ [CiKK, Co] · dY [Co, G·HWo], W stored as [Co, CiKK].
+            let (weight_t, dy) = (
+                Matrix::new(weight, k, m).transposed(),
+                Matrix::new(dy, k, n),
+            );
+            let store = Store::Scaled(1.0);
+            if count == 1 && g.is_pointwise() {
+                // Wᵀ · dY_b is the image gradient itself.
+                return product(MatrixMut::new(dx, m, n), weight_t, dy, store, parallelism);
+            }
+            let cols = sized(&mut scratch.cols, m * n);
+            product(MatrixMut::new(cols, m, n), weight_t, dy, store, parallelism);
+            for (index, image) in dx.chunks_exact_mut(g.in_image()).enumerate() {
+                col2im(g, cols, Placement::of_image(index, count, plane), image);
+            }
+        });
     grad_in
 }
 
 /// `dL/dW` `[Co, Ci, Kh, Kw]` from the input and `dL/dY`.
 pub fn backward_weight(g: &ConvGeometry, x: &[f32], grad_out: &[f32]) -> Vec<f32> {
     assert_eq!((x.len(), grad_out.len()), (g.input_len(), g.output_len()));
-    let (m, n, k) = (g.c_out, g.col_rows(), g.out_plane());
-    let parallelism = per_image_parallelism(g.batch);
-    let images = WEIGHT_GRAD_CHUNK;
+    let (m, n, plane) = (g.c_out, g.col_rows(), g.out_plane());
+    let group = g.images_per_product();
+    // Whole groups, at least WEIGHT_GRAD_CHUNK images.
+    let chunk = group * WEIGHT_GRAD_CHUNK.div_ceil(group);
+    let parallelism = per_image_parallelism(g.batch.div_ceil(chunk));
     let partials: Vec<Vec<f32>> = x
-        .par_chunks(images * g.in_image())
-        .zip(grad_out.par_chunks(images * g.out_image()))
+        .par_chunks(chunk * g.in_image())
+        .zip(grad_out.par_chunks(chunk * g.out_image()))
         .map(|(xs, dys)| {
             let mut partial = vec![0.0; m * n];
-            let mut cols = vec![0.0; if g.is_pointwise() { 0 } else { n * k }];
-            for (i, (image, dy)) in xs
-                .chunks(g.in_image())
-                .zip(dys.chunks(g.out_image()))
-                .enumerate()
-            {
-                let cols: &[f32] = match g.is_pointwise() {
-                    true => image,
-                    false => {
-                        im2col(g, image, &mut cols);
-                        &cols
+            let mut scratch = Scratch::default();
+            let groups = xs
+                .chunks(group * g.in_image())
+                .zip(dys.chunks(group * g.out_image()));
+            for (i, (images, dy)) in groups.enumerate() {
+                let count = images.len() / g.in_image();
+                let k = count * plane;
+                let cols = group_columns(g, images, &mut scratch.cols);
+                let dy: &[f32] = match count {
+                    1 => dy,
+                    _ => {
+                        let joined = sized(&mut scratch.joined, m * k);
+                        join_images(dy, joined, m, plane);
+                        joined
                     }
                 };
-                // dW += dY_b [Co, HWo] · cols_bᵀ, cols_b stored as [CiKK, HWo].
+                // dW += dY [Co, G·HWo] · colsᵀ, cols stored as [CiKK, G·HWo].
                 product(
                     MatrixMut::new(&mut partial, m, n),
                     Matrix::new(dy, m, k),
@@ -428,7 +326,28 @@ mod tests {
             // Images smaller than the kernel: some kernel rows see no image row at all.
             g(2, 2, [1, 1], 3, [3, 3], [1, 1], [1, 1]),
             g(2, 1, [2, 2], 2, [5, 5], [1, 1], [2, 2]),
+            // Output maps of at least MIN_PRODUCT_COLUMNS positions: one product per image.
+            g(3, 2, [16, 17], 3, [3, 3], [1, 1], [1, 1]),
+            g(2, 3, [16, 16], 4, [1, 1], [1, 1], [0, 0]),
+            // Groups of 7 images (42 positions each), the last one of 3.
+            g(10, 2, [7, 6], 3, [3, 3], [1, 1], [1, 1]),
+            g(10, 3, [7, 6], 2, [1, 1], [1, 1], [0, 0]),
         ]
+    }
+
+    #[test]
+    fn small_maps_share_products_and_large_ones_do_not() {
+        let sizes: Vec<_> = geometries()
+            .iter()
+            .map(|g| (g.out_plane(), g.batch, g.images_per_product()))
+            .collect();
+        assert!(sizes.contains(&(272, 3, 1)), "{sizes:?}");
+        assert!(sizes.contains(&(256, 2, 1)), "{sizes:?}");
+        assert!(sizes.contains(&(42, 10, 7)), "{sizes:?}");
+        assert!(
+            sizes.contains(&(42, 3, 3)),
+            "capped at the batch: {sizes:?}"
+        );
     }
 
     #[test]
@@ -473,11 +392,20 @@ mod tests {
 
     #[test]
     fn results_do_not_depend_on_the_number_of_threads() {
-        let g = geometries()[3];
-        let x = values(g.input_len(), 8);
-        let dy = values(g.output_len(), 9);
-        let a = on_threads(1, || backward_weight(&g, &x, &dy));
-        let b = on_threads(3, || backward_weight(&g, &x, &dy));
-        assert!(a == b, "bit for bit");
+        let grouped = geometries()[12];
+        for g in [geometries()[3], grouped] {
+            let x = values(g.input_len(), 8);
+            let w = values(g.weight_len(), 10);
+            let dy = values(g.output_len(), 9);
+            let passes = || {
+                (
+                    forward(&g, &x, &w),
+                    backward_input(&g, &w, &dy),
+                    backward_weight(&g, &x, &dy),
+                )
+            };
+            let (a, b) = (on_threads(1, passes), on_threads(3, passes));
+            assert!(a == b, "{g:?}: bit for bit");
+        }
     }
 }

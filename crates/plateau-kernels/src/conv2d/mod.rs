@@ -3,6 +3,7 @@
 //! and both gradients; elsewhere it is burn's `conv2d`.
 
 mod autodiff;
+mod columns;
 pub mod cpu;
 mod flex;
 

@@ -1,0 +1,205 @@
+//! Column matrices ("im2col"): the image patches a convolution multiplies, one row per input
+//! channel and kernel offset, one column per output position; and their adjoint, which adds
+//! such a matrix back onto the image. Several images may share one matrix, side by side.
+
+use super::cpu::ConvGeometry;
+
+/// The output columns `ow` whose input column `ow·stride + offset − padding` lies inside
+/// `0..size`: a contiguous range, so the inner loops need no bounds checks.
+fn valid_outputs(
+    out: usize,
+    size: usize,
+    stride: usize,
+    offset: usize,
+    padding: usize,
+) -> (usize, usize) {
+    // ow·s + offset ≥ padding  ⇔  ow ≥ ⌈(padding − offset) / s⌉
+    let first = padding.saturating_sub(offset).div_ceil(stride).min(out);
+    // ow·s + offset − padding < size  ⇔  ow·s < size + padding − offset
+    let end = match (size + padding).checked_sub(offset) {
+        Some(limit) => limit.div_ceil(stride).min(out),
+        None => 0,
+    };
+    (first, end.max(first))
+}
+
+/// For stride 1 with the output as wide as the input (the usual "same" padding), the row of
+/// the column matrix for kernel offset `(ki, kj)` is the image plane itself shifted by one flat
+/// offset: `cols[oh·W + ow] = plane[oh·W + ow + offset]`, except where the shifted read leaves
+/// the image at its left or right edge and lands in a neighbouring row. Copying (or adding)
+/// that whole range at once replaces one short copy per output row.
+struct ShiftedPlane {
+    /// `plane index − cols index`
+    offset: isize,
+    /// The range of `cols` indices whose shifted read lies inside the plane.
+    start: usize,
+    end: usize,
+}
+
+impl ShiftedPlane {
+    fn new(g: &ConvGeometry, ki: usize, kj: usize, valid_rows: (usize, usize)) -> Option<Self> {
+        if g.stride != [1, 1] || g.out_width() != g.width {
+            return None;
+        }
+        let offset = (ki as isize - g.padding[0] as isize) * g.width as isize + kj as isize
+            - g.padding[1] as isize;
+        let plane = (g.height * g.width) as isize;
+        let (lo, hi) = (valid_rows.0 * g.width, valid_rows.1 * g.width);
+        let start = lo.max((-offset).max(0) as usize).min(hi);
+        let end = hi.min((plane - offset).max(0) as usize).max(start);
+        Some(Self { offset, start, end })
+    }
+
+    /// The plane indices read by `cols[start..end]` (none when that range is empty: the
+    /// offset may then point before the plane).
+    fn source(&self) -> std::ops::Range<usize> {
+        match self.start < self.end {
+            true => {
+                let shifted = |i: usize| (i as isize + self.offset) as usize;
+                shifted(self.start)..shifted(self.end)
+            }
+            false => 0..0,
+        }
+    }
+}
+
+/// Where one image's `Ho·Wo` columns sit in a column matrix that several images share: row `r`
+/// of the image is `cols[r·row_stride + offset ..][.. Ho·Wo]`.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Placement {
+    pub row_stride: usize,
+    pub offset: usize,
+}
+
+impl Placement {
+    /// Image `index` of `images` whose columns lie side by side, `plane` columns each.
+    pub fn of_image(index: usize, images: usize, plane: usize) -> Self {
+        Self {
+            row_stride: images * plane,
+            offset: index * plane,
+        }
+    }
+
+    fn rows<'a>(&self, cols: &'a mut [f32], plane: usize) -> impl Iterator<Item = &'a mut [f32]> {
+        cols[self.offset..]
+            .chunks_mut(self.row_stride)
+            .map(move |row| &mut row[..plane])
+    }
+}
+
+/// The column matrix `[Ci·Kh·Kw, Ho·Wo]` of one image `[Ci, H, W]`, written at `at`; padding
+/// reads as zero.
+pub(super) fn im2col(g: &ConvGeometry, image: &[f32], cols: &mut [f32], at: Placement) {
+    let (ho, wo) = (g.out_height(), g.out_width());
+    let [kh, kw] = g.kernel;
+    let [sh, sw] = g.stride;
+    let [ph, pw] = g.padding;
+    let mut rows = at.rows(cols, ho * wo);
+    for plane in image.chunks_exact(g.height * g.width) {
+        for ki in 0..kh {
+            let (oh_first, oh_end) = valid_outputs(ho, g.height, sh, ki, ph);
+            for kj in 0..kw {
+                let out = rows.next().expect("cols holds Ci·Kh·Kw rows");
+                let (ow_first, ow_end) = valid_outputs(wo, g.width, sw, kj, pw);
+                if let Some(shift) = ShiftedPlane::new(g, ki, kj, (oh_first, oh_end)) {
+                    out[..shift.start].fill(0.0);
+                    out[shift.start..shift.end].copy_from_slice(&plane[shift.source()]);
+                    out[shift.end..].fill(0.0);
+                    // Columns left or right of the image read a neighbouring row: zero them.
+                    for line in out[oh_first * wo..oh_end * wo].chunks_exact_mut(wo) {
+                        line[..ow_first].fill(0.0);
+                        line[ow_end..].fill(0.0);
+                    }
+                    continue;
+                }
+                out[..oh_first * wo].fill(0.0);
+                out[oh_end * wo..].fill(0.0);
+                for oh in oh_first..oh_end {
+                    let line = &mut out[oh * wo..(oh + 1) * wo];
+                    let ih = oh * sh + ki - ph;
+                    let src = &plane[ih * g.width..(ih + 1) * g.width];
+                    line[..ow_first].fill(0.0);
+                    line[ow_end..].fill(0.0);
+                    let iw_first = ow_first * sw + kj - pw;
+                    let line = &mut line[ow_first..ow_end];
+                    match sw {
+                        1 => line.copy_from_slice(&src[iw_first..iw_first + line.len()]),
+                        _ => line
+                            .iter_mut()
+                            .zip(src[iw_first..].iter().step_by(sw))
+                            .for_each(|(value, x)| *value = *x),
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Adds the column matrix at `at` back onto the image it was read from (the adjoint of
+/// [`im2col`]). `cols` is scratch: entries that stand for padding may be zeroed on the way.
+pub(super) fn col2im(g: &ConvGeometry, cols: &mut [f32], at: Placement, image: &mut [f32]) {
+    let (ho, wo) = (g.out_height(), g.out_width());
+    let [kh, kw] = g.kernel;
+    let [sh, sw] = g.stride;
+    let [ph, pw] = g.padding;
+    image.fill(0.0);
+    let mut rows = at.rows(cols, ho * wo);
+    for plane in image.chunks_exact_mut(g.height * g.width) {
+        for ki in 0..kh {
+            let (oh_first, oh_end) = valid_outputs(ho, g.height, sh, ki, ph);
+            for kj in 0..kw {
+                let from = rows.next().expect("cols holds Ci·Kh·Kw rows");
+                let (ow_first, ow_end) = valid_outputs(wo, g.width, sw, kj, pw);
+                if ow_first == ow_end {
+                    continue;
+                }
+                if let Some(shift) = ShiftedPlane::new(g, ki, kj, (oh_first, oh_end)) {
+                    // Padding columns would land in a neighbouring row: they add nothing.
+                    for line in from[oh_first * wo..oh_end * wo].chunks_exact_mut(wo) {
+                        line[..ow_first].fill(0.0);
+                        line[ow_end..].fill(0.0);
+                    }
+                    let from = &from[shift.start..shift.end];
+                    let dst = &mut plane[shift.source()];
+                    dst.iter_mut().zip(from).for_each(|(x, value)| *x += value);
+                    continue;
+                }
+                for oh in oh_first..oh_end {
+                    let ih = oh * sh + ki - ph;
+                    let dst = &mut plane[ih * g.width..(ih + 1) * g.width];
+                    let iw_first = ow_first * sw + kj - pw;
+                    let line = &from[oh * wo + ow_first..oh * wo + ow_end];
+                    dst[iw_first..]
+                        .iter_mut()
+                        .step_by(sw)
+                        .zip(line)
+                        .for_each(|(x, value)| *x += value);
+                }
+            }
+        }
+    }
+}
+
+/// `images` matrices `[rows, plane]`, one after another in `separate`, as the one matrix
+/// `[rows, images·plane]` they make side by side in `joined`.
+pub(super) fn join_images(separate: &[f32], joined: &mut [f32], rows: usize, plane: usize) {
+    let images = separate.len() / (rows * plane);
+    for (image, matrix) in separate.chunks_exact(rows * plane).enumerate() {
+        let at = Placement::of_image(image, images, plane);
+        for (row, from) in at.rows(joined, plane).zip(matrix.chunks_exact(plane)) {
+            row.copy_from_slice(from);
+        }
+    }
+}
+
+/// The inverse of [`join_images`].
+pub(super) fn split_images(joined: &[f32], separate: &mut [f32], rows: usize, plane: usize) {
+    let images = separate.len() / (rows * plane);
+    for (image, matrix) in separate.chunks_exact_mut(rows * plane).enumerate() {
+        let at = Placement::of_image(image, images, plane);
+        for (row, to) in matrix.chunks_exact_mut(plane).enumerate() {
+            let start = row * at.row_stride + at.offset;
+            to.copy_from_slice(&joined[start..start + plane]);
+        }
+    }
+}
