@@ -28,6 +28,7 @@ fn valid_outputs(
 /// offset: `cols[oh·W + ow] = plane[oh·W + ow + offset]`, except where the shifted read leaves
 /// the image at its left or right edge and lands in a neighbouring row. Copying (or adding)
 /// that whole range at once replaces one short copy per output row.
+#[derive(Clone, Copy)]
 struct ShiftedPlane {
     /// `plane index − cols index`
     offset: isize,
@@ -87,48 +88,69 @@ impl Placement {
     }
 }
 
+/// One kernel offset `(ki, kj)`: a row of the column matrix per input channel. `rows` and
+/// `cols` are the output rows `oh` and columns `ow` whose input pixel lies inside the image (the
+/// others read padding); `shift` is set where the row is a shifted copy of the plane.
+struct Tap {
+    ki: usize,
+    kj: usize,
+    rows: (usize, usize),
+    cols: (usize, usize),
+    shift: Option<ShiftedPlane>,
+}
+
+/// The kernel offsets in the column matrix's row order (for each input channel).
+fn taps(g: &ConvGeometry) -> impl Iterator<Item = Tap> + '_ {
+    let [kh, kw] = g.kernel;
+    (0..kh).flat_map(move |ki| {
+        let rows = valid_outputs(g.out_height(), g.height, g.stride[0], ki, g.padding[0]);
+        (0..kw).map(move |kj| Tap {
+            ki,
+            kj,
+            rows,
+            cols: valid_outputs(g.out_width(), g.width, g.stride[1], kj, g.padding[1]),
+            shift: ShiftedPlane::new(g, ki, kj, rows),
+        })
+    })
+}
+
 /// The column matrix `[Ci·Kh·Kw, Ho·Wo]` of one image `[Ci, H, W]`, written at `at`; padding
 /// reads as zero.
 pub(super) fn im2col(g: &ConvGeometry, image: &[f32], cols: &mut [f32], at: Placement) {
-    let (ho, wo) = (g.out_height(), g.out_width());
-    let [kh, kw] = g.kernel;
-    let [sh, sw] = g.stride;
-    let [ph, pw] = g.padding;
-    let mut rows = at.rows(cols, ho * wo);
+    let wo = g.out_width();
+    let ([sh, sw], [ph, pw]) = (g.stride, g.padding);
+    let mut rows = at.rows(cols, g.out_height() * wo);
     for plane in image.chunks_exact(g.height * g.width) {
-        for ki in 0..kh {
-            let (oh_first, oh_end) = valid_outputs(ho, g.height, sh, ki, ph);
-            for kj in 0..kw {
-                let out = rows.next().expect("cols holds Ci·Kh·Kw rows");
-                let (ow_first, ow_end) = valid_outputs(wo, g.width, sw, kj, pw);
-                if let Some(shift) = ShiftedPlane::new(g, ki, kj, (oh_first, oh_end)) {
-                    out[..shift.start].fill(0.0);
-                    out[shift.start..shift.end].copy_from_slice(&plane[shift.source()]);
-                    out[shift.end..].fill(0.0);
-                    // Columns left or right of the image read a neighbouring row: zero them.
-                    for line in out[oh_first * wo..oh_end * wo].chunks_exact_mut(wo) {
-                        line[..ow_first].fill(0.0);
-                        line[ow_end..].fill(0.0);
-                    }
-                    continue;
-                }
-                out[..oh_first * wo].fill(0.0);
-                out[oh_end * wo..].fill(0.0);
-                for oh in oh_first..oh_end {
-                    let line = &mut out[oh * wo..(oh + 1) * wo];
-                    let ih = oh * sh + ki - ph;
-                    let src = &plane[ih * g.width..(ih + 1) * g.width];
+        for tap in taps(g) {
+            let out = rows.next().expect("cols holds Ci·Kh·Kw rows");
+            let ((oh_first, oh_end), (ow_first, ow_end)) = (tap.rows, tap.cols);
+            if let Some(shift) = tap.shift {
+                out[..shift.start].fill(0.0);
+                out[shift.start..shift.end].copy_from_slice(&plane[shift.source()]);
+                out[shift.end..].fill(0.0);
+                // Columns left or right of the image read a neighbouring row: zero them.
+                for line in out[oh_first * wo..oh_end * wo].chunks_exact_mut(wo) {
                     line[..ow_first].fill(0.0);
                     line[ow_end..].fill(0.0);
-                    let iw_first = ow_first * sw + kj - pw;
-                    let line = &mut line[ow_first..ow_end];
-                    match sw {
-                        1 => line.copy_from_slice(&src[iw_first..iw_first + line.len()]),
-                        _ => line
-                            .iter_mut()
-                            .zip(src[iw_first..].iter().step_by(sw))
-                            .for_each(|(value, x)| *value = *x),
-                    }
+                }
+                continue;
+            }
+            out[..oh_first * wo].fill(0.0);
+            out[oh_end * wo..].fill(0.0);
+            for oh in oh_first..oh_end {
+                let line = &mut out[oh * wo..(oh + 1) * wo];
+                let ih = oh * sh + tap.ki - ph;
+                let src = &plane[ih * g.width..(ih + 1) * g.width];
+                line[..ow_first].fill(0.0);
+                line[ow_end..].fill(0.0);
+                let iw_first = ow_first * sw + tap.kj - pw;
+                let line = &mut line[ow_first..ow_end];
+                match sw {
+                    1 => line.copy_from_slice(&src[iw_first..iw_first + line.len()]),
+                    _ => line
+                        .iter_mut()
+                        .zip(src[iw_first..].iter().step_by(sw))
+                        .for_each(|(value, x)| *value = *x),
                 }
             }
         }
@@ -138,43 +160,38 @@ pub(super) fn im2col(g: &ConvGeometry, image: &[f32], cols: &mut [f32], at: Plac
 /// Adds the column matrix at `at` back onto the image it was read from (the adjoint of
 /// [`im2col`]). `cols` is scratch: entries that stand for padding may be zeroed on the way.
 pub(super) fn col2im(g: &ConvGeometry, cols: &mut [f32], at: Placement, image: &mut [f32]) {
-    let (ho, wo) = (g.out_height(), g.out_width());
-    let [kh, kw] = g.kernel;
-    let [sh, sw] = g.stride;
-    let [ph, pw] = g.padding;
+    let wo = g.out_width();
+    let ([sh, sw], [ph, pw]) = (g.stride, g.padding);
     image.fill(0.0);
-    let mut rows = at.rows(cols, ho * wo);
+    let mut rows = at.rows(cols, g.out_height() * wo);
     for plane in image.chunks_exact_mut(g.height * g.width) {
-        for ki in 0..kh {
-            let (oh_first, oh_end) = valid_outputs(ho, g.height, sh, ki, ph);
-            for kj in 0..kw {
-                let from = rows.next().expect("cols holds Ci·Kh·Kw rows");
-                let (ow_first, ow_end) = valid_outputs(wo, g.width, sw, kj, pw);
-                if ow_first == ow_end {
-                    continue;
+        for tap in taps(g) {
+            let from = rows.next().expect("cols holds Ci·Kh·Kw rows");
+            let ((oh_first, oh_end), (ow_first, ow_end)) = (tap.rows, tap.cols);
+            if ow_first == ow_end {
+                continue;
+            }
+            if let Some(shift) = tap.shift {
+                // Padding columns would land in a neighbouring row: they add nothing.
+                for line in from[oh_first * wo..oh_end * wo].chunks_exact_mut(wo) {
+                    line[..ow_first].fill(0.0);
+                    line[ow_end..].fill(0.0);
                 }
-                if let Some(shift) = ShiftedPlane::new(g, ki, kj, (oh_first, oh_end)) {
-                    // Padding columns would land in a neighbouring row: they add nothing.
-                    for line in from[oh_first * wo..oh_end * wo].chunks_exact_mut(wo) {
-                        line[..ow_first].fill(0.0);
-                        line[ow_end..].fill(0.0);
-                    }
-                    let from = &from[shift.start..shift.end];
-                    let dst = &mut plane[shift.source()];
-                    dst.iter_mut().zip(from).for_each(|(x, value)| *x += value);
-                    continue;
-                }
-                for oh in oh_first..oh_end {
-                    let ih = oh * sh + ki - ph;
-                    let dst = &mut plane[ih * g.width..(ih + 1) * g.width];
-                    let iw_first = ow_first * sw + kj - pw;
-                    let line = &from[oh * wo + ow_first..oh * wo + ow_end];
-                    dst[iw_first..]
-                        .iter_mut()
-                        .step_by(sw)
-                        .zip(line)
-                        .for_each(|(x, value)| *x += value);
-                }
+                let from = &from[shift.start..shift.end];
+                let dst = &mut plane[shift.source()];
+                dst.iter_mut().zip(from).for_each(|(x, value)| *x += value);
+                continue;
+            }
+            for oh in oh_first..oh_end {
+                let ih = oh * sh + tap.ki - ph;
+                let dst = &mut plane[ih * g.width..(ih + 1) * g.width];
+                let iw_first = ow_first * sw + tap.kj - pw;
+                let line = &from[oh * wo + ow_first..oh * wo + ow_end];
+                dst[iw_first..]
+                    .iter_mut()
+                    .step_by(sw)
+                    .zip(line)
+                    .for_each(|(x, value)| *x += value);
             }
         }
     }

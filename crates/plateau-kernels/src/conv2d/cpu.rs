@@ -132,6 +132,17 @@ fn group_columns<'a>(g: &ConvGeometry, images: &'a [f32], buffer: &'a mut Vec<f3
     cols
 }
 
+/// The output maps (or their gradients) of a group of images `[G, Co, Ho, Wo]` as the one
+/// matrix `[Co, G·Ho·Wo]` its product makes: the images' own when there is one.
+fn group_output<'a>(g: &ConvGeometry, maps: &'a [f32], buffer: &'a mut Vec<f32>) -> &'a [f32] {
+    if maps.len() == g.out_image() {
+        return maps;
+    }
+    let joined = sized(buffer, maps.len());
+    join_images(maps, joined, g.c_out, g.out_plane());
+    joined
+}
+
 /// `Y = conv(X, W)`: `x [B, Ci, H, W]`, `weight [Co, Ci, Kh, Kw]` → `[B, Co, Ho, Wo]`.
 pub fn forward(g: &ConvGeometry, x: &[f32], weight: &[f32]) -> Vec<f32> {
     assert_eq!((x.len(), weight.len()), (g.input_len(), g.weight_len()));
@@ -182,14 +193,7 @@ pub fn backward_input(g: &ConvGeometry, weight: &[f32], grad_out: &[f32]) -> Vec
         .for_each_init(Scratch::default, |scratch, (dx, dy)| {
             let count = dy.len() / g.out_image();
             let n = count * plane;
-            let dy: &[f32] = match count {
-                1 => dy,
-                _ => {
-                    let joined = sized(&mut scratch.joined, k * n);
-                    join_images(dy, joined, k, plane);
-                    joined
-                }
-            };
+            let dy = group_output(g, dy, &mut scratch.joined);
             // Wᵀ [CiKK, Co] · dY [Co, G·HWo], W stored as [Co, CiKK].
             let (weight_t, dy) = (
                 Matrix::new(weight, k, m).transposed(),
@@ -230,14 +234,7 @@ pub fn backward_weight(g: &ConvGeometry, x: &[f32], grad_out: &[f32]) -> Vec<f32
                 let count = images.len() / g.in_image();
                 let k = count * plane;
                 let cols = group_columns(g, images, &mut scratch.cols);
-                let dy: &[f32] = match count {
-                    1 => dy,
-                    _ => {
-                        let joined = sized(&mut scratch.joined, m * k);
-                        join_images(dy, joined, m, plane);
-                        joined
-                    }
-                };
+                let dy = group_output(g, dy, &mut scratch.joined);
                 // dW += dY [Co, G·HWo] · colsᵀ, cols stored as [CiKK, G·HWo].
                 product(
                     MatrixMut::new(&mut partial, m, n),
