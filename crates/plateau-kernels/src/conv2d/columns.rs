@@ -99,19 +99,30 @@ struct Tap {
     shift: Option<ShiftedPlane>,
 }
 
-/// The kernel offsets in the column matrix's row order (for each input channel).
-fn taps(g: &ConvGeometry) -> impl Iterator<Item = Tap> + '_ {
+/// The kernel offsets in the column matrix's row order (the same for each input channel).
+/// Collected once per image: the divisions inside cost as much as a narrow layer's copies.
+fn taps(g: &ConvGeometry) -> Vec<Tap> {
     let [kh, kw] = g.kernel;
-    (0..kh).flat_map(move |ki| {
-        let rows = valid_outputs(g.out_height(), g.height, g.stride[0], ki, g.padding[0]);
-        (0..kw).map(move |kj| Tap {
-            ki,
-            kj,
-            rows,
-            cols: valid_outputs(g.out_width(), g.width, g.stride[1], kj, g.padding[1]),
-            shift: ShiftedPlane::new(g, ki, kj, rows),
+    (0..kh)
+        .flat_map(move |ki| {
+            let rows = valid_outputs(g.out_height(), g.height, g.stride[0], ki, g.padding[0]);
+            (0..kw).map(move |kj| Tap {
+                ki,
+                kj,
+                rows,
+                cols: valid_outputs(g.out_width(), g.width, g.stride[1], kj, g.padding[1]),
+                shift: ShiftedPlane::new(g, ki, kj, rows),
+            })
         })
-    })
+        .collect()
+}
+
+/// Sets the columns outside `ow_first..ow_end` of every `wo`-wide line to zero: a strided walk
+/// per column (a 3×3 kernel has at most one such column per tap), not two fills per line.
+fn zero_edge_columns(lines: &mut [f32], wo: usize, (ow_first, ow_end): (usize, usize)) {
+    for ow in (0..ow_first).chain(ow_end..wo) {
+        lines.iter_mut().skip(ow).step_by(wo).for_each(|v| *v = 0.0);
+    }
 }
 
 /// The column matrix `[Ci·Kh·Kw, Ho·Wo]` of one image `[Ci, H, W]`, written at `at`; padding
@@ -119,9 +130,10 @@ fn taps(g: &ConvGeometry) -> impl Iterator<Item = Tap> + '_ {
 pub(super) fn im2col(g: &ConvGeometry, image: &[f32], cols: &mut [f32], at: Placement) {
     let wo = g.out_width();
     let ([sh, sw], [ph, pw]) = (g.stride, g.padding);
+    let taps = taps(g);
     let mut rows = at.rows(cols, g.out_height() * wo);
     for plane in image.chunks_exact(g.height * g.width) {
-        for tap in taps(g) {
+        for tap in &taps {
             let out = rows.next().expect("cols holds Ci·Kh·Kw rows");
             let ((oh_first, oh_end), (ow_first, ow_end)) = (tap.rows, tap.cols);
             if let Some(shift) = tap.shift {
@@ -129,10 +141,7 @@ pub(super) fn im2col(g: &ConvGeometry, image: &[f32], cols: &mut [f32], at: Plac
                 out[shift.start..shift.end].copy_from_slice(&plane[shift.source()]);
                 out[shift.end..].fill(0.0);
                 // Columns left or right of the image read a neighbouring row: zero them.
-                for line in out[oh_first * wo..oh_end * wo].chunks_exact_mut(wo) {
-                    line[..ow_first].fill(0.0);
-                    line[ow_end..].fill(0.0);
-                }
+                zero_edge_columns(&mut out[oh_first * wo..oh_end * wo], wo, tap.cols);
                 continue;
             }
             out[..oh_first * wo].fill(0.0);
@@ -163,9 +172,10 @@ pub(super) fn col2im(g: &ConvGeometry, cols: &mut [f32], at: Placement, image: &
     let wo = g.out_width();
     let ([sh, sw], [ph, pw]) = (g.stride, g.padding);
     image.fill(0.0);
+    let taps = taps(g);
     let mut rows = at.rows(cols, g.out_height() * wo);
     for plane in image.chunks_exact_mut(g.height * g.width) {
-        for tap in taps(g) {
+        for tap in &taps {
             let from = rows.next().expect("cols holds Ci·Kh·Kw rows");
             let ((oh_first, oh_end), (ow_first, ow_end)) = (tap.rows, tap.cols);
             if ow_first == ow_end {
@@ -173,10 +183,7 @@ pub(super) fn col2im(g: &ConvGeometry, cols: &mut [f32], at: Placement, image: &
             }
             if let Some(shift) = tap.shift {
                 // Padding columns would land in a neighbouring row: they add nothing.
-                for line in from[oh_first * wo..oh_end * wo].chunks_exact_mut(wo) {
-                    line[..ow_first].fill(0.0);
-                    line[ow_end..].fill(0.0);
-                }
+                zero_edge_columns(&mut from[oh_first * wo..oh_end * wo], wo, tap.cols);
                 let from = &from[shift.start..shift.end];
                 let dst = &mut plane[shift.source()];
                 dst.iter_mut().zip(from).for_each(|(x, value)| *x += value);
