@@ -94,9 +94,10 @@ impl ConvGeometry {
     }
 }
 
-/// Output positions a product should have at least. Chosen, not tuned: the 2×2 to 8×8 maps of the
-/// 64 px ResNets (4 to 64 positions) trained 1.8–1.9× faster grouped to 256 (benches/RESULTS.md,
-/// session 10); no other value was measured, and 16×16 maps (256) stay one product per image.
+/// Output positions a product should have at least: the 2×2 to 8×8 maps of the 64 px ResNets
+/// (4 to 64 positions) trained 1.8–1.9× faster grouped to 256 (benches/RESULTS.md, session 10);
+/// 512 and 1024 were no faster, and slower in evaluation (session 11). 16×16 maps (256) stay one
+/// product per image.
 const MIN_PRODUCT_COLUMNS: usize = 256;
 
 /// Images per partial sum of the weight gradient: fixed, so the summation order is too.
