@@ -100,7 +100,8 @@ struct Tap {
 }
 
 /// The kernel offsets in the column matrix's row order (the same for each input channel).
-/// Collected once per image: the divisions inside cost as much as a narrow layer's copies.
+/// Collected once per image, not per channel: recomputed per channel, their divisions cost
+/// nearly as much as a narrow layer's copies (benches/RESULTS.md, session 11).
 fn taps(g: &ConvGeometry) -> Vec<Tap> {
     let [kh, kw] = g.kernel;
     (0..kh)
@@ -118,7 +119,8 @@ fn taps(g: &ConvGeometry) -> Vec<Tap> {
 }
 
 /// Sets the columns outside `ow_first..ow_end` of every `wo`-wide line to zero: a strided walk
-/// per column (a 3×3 kernel has at most one such column per tap), not two fills per line.
+/// per column (with padding 1, a 3×3 kernel has at most one such column per tap), not two fills
+/// per line.
 fn zero_edge_columns(lines: &mut [f32], wo: usize, (ow_first, ow_end): (usize, usize)) {
     for ow in (0..ow_first).chain(ow_end..wo) {
         lines.iter_mut().skip(ow).step_by(wo).for_each(|v| *v = 0.0);
@@ -146,12 +148,11 @@ pub(super) fn im2col(g: &ConvGeometry, image: &[f32], cols: &mut [f32], at: Plac
             }
             out[..oh_first * wo].fill(0.0);
             out[oh_end * wo..].fill(0.0);
+            zero_edge_columns(&mut out[oh_first * wo..oh_end * wo], wo, tap.cols);
             for oh in oh_first..oh_end {
                 let line = &mut out[oh * wo..(oh + 1) * wo];
                 let ih = oh * sh + tap.ki - ph;
                 let src = &plane[ih * g.width..(ih + 1) * g.width];
-                line[..ow_first].fill(0.0);
-                line[ow_end..].fill(0.0);
                 let iw_first = ow_first * sw + tap.kj - pw;
                 let line = &mut line[ow_first..ow_end];
                 match sw {
